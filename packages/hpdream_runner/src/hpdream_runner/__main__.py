@@ -1,0 +1,3 @@
+from hpdream_runner.cli import main
+
+raise SystemExit(main())

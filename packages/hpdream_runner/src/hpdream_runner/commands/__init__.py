@@ -1,0 +1,1 @@
+"""Sub-commands of ``hpdream-run``: one module each, with ``register(subparsers)``."""
