@@ -84,7 +84,13 @@ COLUMNS: Final[tuple[Column, ...]] = (
     _c("cost_usd", "float", True, "cost of those tokens, where known", 0),
     _c("error", "str", True, "crash reason (OOM, NaN, timeout, exception text)"),
     _c("source", "str", True, "for imported rows: the file the row came from"),
-    _c("source_line", "int", True, "for imported rows: its physical line number there (header = 1)", 1),
+    _c(
+        "source_line",
+        "int",
+        True,
+        "for imported rows: its physical line number there (header = 1)",
+        1,
+    ),
     _c("format_version", "int", False, "version of the log format that wrote the row", 1),
 )
 

@@ -17,7 +17,6 @@ import sys
 from collections.abc import Sequence
 
 from hpdream_core import HpdreamError
-
 from hpdream_runner import commands
 
 
