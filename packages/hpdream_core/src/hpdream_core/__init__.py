@@ -14,8 +14,11 @@ from hpdream_core._autoresearch import (
     parse_autoresearch,
     read_any,
 )
+from hpdream_core._classify import Classifier, Label, classify, extract_params
+from hpdream_core._codediff import CodeDiff, ConstantChange, SymbolChange, diff_train_py
 from hpdream_core._csvlog import LineReport, LogRead, LogWriter, parse_log, read_log, write_log
 from hpdream_core._exceptions import HpdreamError, LogFormatError, SchemaError, TaxonomyError
+from hpdream_core._params import ParamChange
 from hpdream_core._schema import (
     BASELINE,
     COLUMN_NAMES,
@@ -28,6 +31,14 @@ from hpdream_core._schema import (
     Experiment,
     Status,
 )
+from hpdream_core._taxonomy import (
+    Category,
+    Subcategory,
+    Taxonomy,
+    default_taxonomy,
+    load_taxonomy,
+    parse_taxonomy,
+)
 
 __all__ = [
     "BASELINE",
@@ -38,24 +49,39 @@ __all__ = [
     "STATUSES",
     "STATUS_WORDS",
     "UNKNOWN",
+    "Category",
+    "Classifier",
+    "CodeDiff",
     "Column",
+    "ConstantChange",
     "Experiment",
     "HpdreamError",
     "ImportResult",
+    "Label",
     "Labeler",
     "LineReport",
     "LogFormatError",
     "LogRead",
     "LogWriter",
+    "ParamChange",
     "SchemaError",
     "Status",
+    "Subcategory",
+    "SymbolChange",
+    "Taxonomy",
     "TaxonomyError",
+    "classify",
+    "default_taxonomy",
+    "diff_train_py",
+    "extract_params",
     "find_logs",
     "import_autoresearch",
     "is_autoresearch_log",
     "is_canonical_log",
+    "load_taxonomy",
     "parse_autoresearch",
     "parse_log",
+    "parse_taxonomy",
     "read_any",
     "read_log",
     "write_log",
