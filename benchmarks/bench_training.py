@@ -61,7 +61,9 @@ def baseline_constants(preset_name: str) -> dict[str, Any]:
     return read_constants(baseline_train_py(preset_name))
 
 
-def one_run(workdir: Path, data_dir: Path, preset: str, budget: float | None, index: int) -> dict[str, Any]:
+def one_run(
+    workdir: Path, data_dir: Path, preset: str, budget: float | None, index: int
+) -> dict[str, Any]:
     train_py = workdir / "train.py"
     train_py.write_text(baseline_train_py(preset), encoding="utf-8")
     result = run_training(
@@ -97,7 +99,9 @@ def print_table(rows: list[dict[str, Any]], title: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--preset", default="cpu-tiny")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--budget", type=float, help="training seconds (default: the preset's)")
@@ -114,9 +118,13 @@ def main() -> None:
 
         started = time.perf_counter()
         prepare("builtin", data_dir=data_dir, vocab_size=preset.vocab_size)
-        print(f"data: builtin, vocab {preset.vocab_size}, prepared in {time.perf_counter() - started:.1f} s")
-        print(f"loader alone: {loader_tokens_per_second(data_dir, args.preset):,.0f} tokens/s "
-              f"(rows of {preset.seq_len} tokens, CPU)")
+        print(
+            f"data: builtin, vocab {preset.vocab_size}, prepared in {time.perf_counter() - started:.1f} s"
+        )
+        print(
+            f"loader alone: {loader_tokens_per_second(data_dir, args.preset):,.0f} tokens/s "
+            f"(rows of {preset.seq_len} tokens, CPU)"
+        )
 
         rows = [one_run(workdir, data_dir, args.preset, args.budget, i) for i in range(args.runs)]
         budget = args.budget or preset.budget_s
@@ -128,9 +136,13 @@ def main() -> None:
             sweep_rows.append(rows[0])
             print("\nval_bpb by training budget:")
             for row in sweep_rows:
-                print(f"  {row['budget_s']:>6g} s: val_bpb {row['val_bpb']:.4f} after {row['num_steps']} steps")
+                print(
+                    f"  {row['budget_s']:>6g} s: val_bpb {row['val_bpb']:.4f} after {row['num_steps']} steps"
+                )
         if args.json:
-            args.json.write_text(json.dumps({"runs": rows, "sweep": sweep_rows}, indent=2, default=str))
+            args.json.write_text(
+                json.dumps({"runs": rows, "sweep": sweep_rows}, indent=2, default=str)
+            )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import sys
 import time
@@ -78,11 +79,27 @@ def loader_rate(data: Any, rows: int, seq_len: int, device: str, seconds: float)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budget", type=float, default=60.0, help="training seconds per run (default 60)")
-    parser.add_argument("--tiny", action="store_true", help="CPU, smoke-sized models, 3 s budgets: tests the script")
-    parser.add_argument("--data-dir", type=Path, help="prepared data (default: the data module's default)")
-    parser.add_argument("--out", type=Path, help="output folder (default: hpdream-out/gpu-bench/<time>)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--budget", type=float, default=60.0, help="training seconds per run (default 60)"
+    )
+    parser.add_argument(
+        "--tiny",
+        action="store_true",
+        help="CPU, smoke-sized models, 3 s budgets, with the CUDA code path (torch.compile, bfloat16 "
+        "autocast) forced on: tests the script",
+    )
+    parser.add_argument(
+        "--no-compile", action="store_true", help="with --tiny: leave torch.compile off"
+    )
+    parser.add_argument(
+        "--data-dir", type=Path, help="prepared data (default: the data module's default)"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="output folder (default: hpdream-out/gpu-bench/<time>)"
+    )
     parser.add_argument("--skip-depth8", action="store_true")
     args = parser.parse_args()
 
@@ -91,8 +108,12 @@ def main() -> int:
 
     out = args.out or Path("hpdream-out", "gpu-bench", dt.datetime.now().strftime("%Y%m%d-%H%M%S"))
     out.mkdir(parents=True, exist_ok=True)
+    run_env: dict[str, str] = {}
+    grace: float | None = None
     if args.tiny:
         device, budget = "cpu", 3.0
+        run_env = {"HPDREAM_COMPILE": "0" if args.no_compile else "1", "HPDREAM_DTYPE": "bfloat16"}
+        grace = 900.0  # a cold torch.compile on two CPU cores takes a minute or more
         plan = [
             ("seed", "smoke", {}),
             ("seed (warm cache)", "smoke", {}),
@@ -102,13 +123,16 @@ def main() -> int:
         import torch
 
         if not torch.cuda.is_available():
-            print("no CUDA GPU visible: run on a GPU machine, or use --tiny to test this script on the CPU")
+            print(
+                "no CUDA GPU visible: run on a GPU machine, or use --tiny to test this script on the CPU"
+            )
             return 2
         device, budget = "cuda", args.budget
         plan = [("seed", "seed", {}), ("seed (warm cache)", "seed", {}), ("depth8", "depth8", {})]
     if args.skip_depth8:
         plan = plan[:2]
 
+    os.environ.update(run_env)  # so that environment() reports what the runs use
     env = environment(device)
     print(json.dumps(env, indent=2))
     started = time.perf_counter()
@@ -123,7 +147,9 @@ def main() -> int:
         run_dir.mkdir(parents=True, exist_ok=True)
         train_py = run_dir / "train.py"
         train_py.write_text(baseline_train_py(preset_name), encoding="utf-8")
-        print(f"\n== {label}: preset {preset_name} {overrides or ''}, budget {budget:g} s", flush=True)
+        print(
+            f"\n== {label}: preset {preset_name} {overrides or ''}, budget {budget:g} s", flush=True
+        )
         result = run_training(
             train_py,
             preset=preset_name,
@@ -132,6 +158,8 @@ def main() -> int:
             device=device,
             overrides=overrides,
             out_dir=run_dir / "run",
+            env=run_env,
+            grace_s=grace,
             echo=lambda line: print("   " + line, flush=True),
         )
         s = dict(result.summary)
@@ -156,7 +184,11 @@ def main() -> int:
         ("error", "error", "{}"),
     ]
     peak = env.get("peak_bf16_flops")
-    print(f"\nGPU: {env['device_name']}; MFU against {peak / 1e12:.1f} TFLOP/s dense bf16" if peak else "")
+    print(
+        f"\nGPU: {env['device_name']}; MFU against {peak / 1e12:.1f} TFLOP/s dense bf16"
+        if peak
+        else ""
+    )
     print(f"{'':<20}" + "".join(f"{r['label']:>22}" for r in results))
     for title, key, fmt in rows:
         cells = []
@@ -178,10 +210,18 @@ def main() -> int:
         print(f"  {r['label']:<20} tokens/s {value or 0:>12,.0f}  goal >= {goal:>12,}  {verdict}")
         overhead = r.get("overhead_seconds")
         verdict = "met" if overhead is not None and overhead < OVERHEAD_GOAL_S else "MISSED"
-        print(f"  {'':<20} overhead {overhead or 0:>12.1f}  goal <  {OVERHEAD_GOAL_S:>12.0f}  {verdict}")
+        print(
+            f"  {'':<20} overhead {overhead or 0:>12.1f}  goal <  {OVERHEAD_GOAL_S:>12.0f}  {verdict}"
+        )
 
-    report = {"environment": env, "budget_s": budget, "prepare_seconds": prepare_s,
-              "loader_tokens_per_second": rate_seed, "runs": results, "argv": sys.argv}
+    report = {
+        "environment": env,
+        "budget_s": budget,
+        "prepare_seconds": prepare_s,
+        "loader_tokens_per_second": rate_seed,
+        "runs": results,
+        "argv": sys.argv,
+    }
     (out / "gpu_bench.json").write_text(json.dumps(report, indent=2, default=str))
     print(f"\nresults: {out / 'gpu_bench.json'}")
     return 0 if all(r.get("ok") for r in results) else 1

@@ -306,11 +306,16 @@ def test_transition_heatmap_shows_the_matrix_after_failure(study: pl.DataFrame) 
     assert spec["facet"]["field"] == "trajectory"
     rect = next(u for u in units(spec) if u["mark"]["type"] == "rect")
     rows = values_of(spec, rect)
+    cells = [r for r in rows if r["kind"] == "cell"]
     expected = ha.transition_matrix(study.lazy(), after="failure").collect()
-    assert len(rows) == expected.height
-    for r in rows:
-        assert 0 < r["probability"] <= 1
-    assert sum(r["count"] for r in rows) == expected["count"].sum()
+    assert len(cells) == expected.height
+    assert all(0 < r["probability"] <= 1 for r in cells)
+    assert sum(r["count"] for r in cells) == expected["count"].sum()
+    # every run gets its diagonal outlined (persistence), one cell per category shown
+    diagonal = [r for r in rows if r["kind"] == "diagonal"]
+    assert all(r["from_category"] == r["to_category"] for r in diagonal)
+    shown = set(expected["from_category"]) | set(expected["to_category"])
+    assert len(diagonal) == 3 * len(shown)
 
 
 def test_dry_streaks_chart_counts_every_streak(study: pl.DataFrame) -> None:

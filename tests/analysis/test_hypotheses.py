@@ -123,3 +123,19 @@ def test_each_study_gets_its_own_rows() -> None:
 def test_alpha_is_checked() -> None:
     with pytest.raises(StatisticsError, match="alpha"):
         ha.hypotheses(planted_study(), alpha=0)
+
+
+def test_a_study_of_one_agent_with_only_a_baseline() -> None:
+    rows = [
+        {
+            "index": 0,
+            "status": "keep",
+            "val_bpb": 1.0,
+            "category": "baseline",
+            "description": "baseline",
+        }
+    ]
+    table = ha.hypotheses(frame_of({("tiny", "solo", 0): rows}), context_pair=("solo", "solo"))
+    assert table.height == 8
+    verdicts = dict(zip(table.get_column("hypothesis"), table.get_column("verdict"), strict=True))
+    assert set(verdicts.values()) == {"not testable"}, verdicts

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 import hpdream_analysis as ha
 import hpdream_core
-from hpdream_analysis import ParamChange, StatisticsError, parse_number, text_param_changes
+from hpdream_analysis import StatisticsError, parse_number, text_param_changes
 from hpdream_analysis._params import text_changes
+from hpdream_core import ParamChange
 from tests.analysis.frames import frame_of, one, rows_of
 
 PIECES = [
@@ -63,7 +64,11 @@ PIECES = [
 def test_vectorised_text_rules_equal_the_python_rules(texts: list[str]) -> None:
     frame = pl.DataFrame({"_text": list(range(len(texts))), "description": texts})
     got = text_changes(frame)
-    want = [(i, k, *c) for i, t in enumerate(texts) for k, c in enumerate(text_param_changes(t))]
+    want = [
+        (i, k, c.name, c.old, c.new)
+        for i, t in enumerate(texts)
+        for k, c in enumerate(text_param_changes(t))
+    ]
     rows = got.select("_text", "_change", "parameter", "old", "new").rows()
     assert len(rows) == len(want)
     for a, b in zip(rows, want, strict=True):

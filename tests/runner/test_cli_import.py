@@ -73,3 +73,23 @@ def test_cli_import_does_not_load_torch(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_import_fills_categories_with_the_classifier(tmp_path: Path) -> None:
+    out = tmp_path / "e.csv"
+    assert main(["import", str(EXAMPLE), "-o", str(out)]) == 0
+    cats = [e.category for e in read_log(out).experiments]
+    assert cats == [
+        "baseline", "hyperparameters", "schedule", "architecture", "architecture",
+        "optimizer", "hyperparameters",
+    ]
+
+
+def test_import_with_a_custom_taxonomy(tmp_path: Path) -> None:
+    from hpdream_core import load_taxonomy
+
+    custom = EXAMPLE.parent / "taxonomy-custom.toml"
+    out = tmp_path / "e.csv"
+    assert main(["import", str(EXAMPLE), "-o", str(out), "--taxonomy", str(custom)]) == 0
+    keys = set(load_taxonomy(custom).keys())
+    assert {e.category for e in read_log(out).experiments} <= keys | {"baseline"}

@@ -226,8 +226,11 @@ def test_the_orchestrator_guard_protects_hpdream_code_by_default(tmp_path: Path)
     )
     guard = default_guard(context)
     assert isinstance(guard, ContainmentGuard)
-    assert set(harness_code_dirs()) <= set(guard.guard.protected)
-    assert any((d / "training").is_dir() for d in guard.guard.protected)
+    protected = set(guard.guard.protected)
+    assert set(harness_code_dirs()) <= protected
+    names = {p.name for p in protected}
+    assert {"hpdream_core", "training", "data", "__init__.py"} <= names
+    assert not names & {"agents", "study", "commands"}  # the orchestrator's own, loaded at start
     assert guard.before_experiment("DEPTH = 4\n")  # not a harness train.py: check_train_py objects
     (p["ws"] / "run_experiment").write_text("cheat")
     problems = guard.before_experiment("x = 1\n")

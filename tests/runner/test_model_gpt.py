@@ -84,7 +84,9 @@ def train_tiny(steps: int, **constants: Any) -> tuple[Any, list[float], torch.Te
 
 def test_tiny_model_loss_falls_within_a_few_steps() -> None:
     model, losses, _ = train_tiny(12)
-    assert losses[0] == pytest.approx(torch.log(torch.tensor(512.0)).item(), abs=0.3)  # uniform start
+    assert losses[0] == pytest.approx(
+        torch.log(torch.tensor(512.0)).item(), abs=0.3
+    )  # uniform start
     assert losses[-1] < 0.6 * losses[0], losses
     assert all(torch.isfinite(torch.tensor(losses)))
 
@@ -133,7 +135,15 @@ def test_muon_update_cautious_weight_decay() -> None:
     buf, moment = torch.zeros(1, 1, 2), torch.zeros(1, 1, 2)
     with torch.no_grad():
         ns["muon_update"](
-            [p1], buf, moment, zero, torch.tensor(0.1), torch.tensor(0.5), torch.tensor(0.0), 5, torch.float32
+            [p1],
+            buf,
+            moment,
+            zero,
+            torch.tensor(0.1),
+            torch.tensor(0.5),
+            torch.tensor(0.0),
+            5,
+            torch.float32,
         )
     # entry 0: update and weight have the same sign -> decayed; entry 1: opposite sign -> not decayed
     step = 1.0 - p1.detach()[0, 0].item()

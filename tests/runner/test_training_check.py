@@ -21,7 +21,11 @@ def test_the_baselines_are_clean() -> None:
 
 def test_an_ordinary_research_edit_is_clean() -> None:
     source = edit("MATRIX_LR = 0.04", "MATRIX_LR = 0.05")
-    source = edit("return self.c_proj(F.relu(self.c_fc(x)).square())", "return self.c_proj(F.gelu(self.c_fc(x)))", source)
+    source = edit(
+        "return self.c_proj(F.relu(self.c_fc(x)).square())",
+        "return self.c_proj(F.gelu(self.c_fc(x)))",
+        source,
+    )
     source += "\nimport time\nt0 = time.time()\nprint(f'took {time.time() - t0:.1f} s')\n"
     assert check_train_py(source) == []
 
@@ -33,7 +37,8 @@ def test_other_import_spellings_of_the_harness_are_accepted() -> None:
     ).replace("harness.start(", "h.start(")
     assert check_train_py(aliased) == []
     direct = edit(
-        "from hpdream_runner.training import harness", "from hpdream_runner.training.harness import start"
+        "from hpdream_runner.training import harness",
+        "from hpdream_runner.training.harness import start",
     ).replace("harness.start(", "start(")
     assert check_train_py(direct) == []
 
@@ -42,19 +47,27 @@ def test_other_import_spellings_of_the_harness_are_accepted() -> None:
     ("source", "problem"),
     [
         (edit("from hpdream_runner.training import harness\n", ""), "does not import the harness"),
-        (edit("run = harness.start(globals())", "run = object()"), "does not call harness.start(globals())"),
+        (
+            edit("run = harness.start(globals())", "run = object()"),
+            "does not call harness.start(globals())",
+        ),
         (edit("harness.start(globals())", "harness.start({})"), "harness.start must be called as"),
         (edit("while run.training():", "for _ in range(100):"), "budget clock"),
         (edit("    run.step_done(loss.detach())", "    pass"), "budget clock"),
-        (edit("run.finish(model, flops_per_token=model.estimate_flops())", "print(model)"), "run.finish(model)"),
+        (
+            edit("run.finish(model, flops_per_token=model.estimate_flops())", "print(model)"),
+            "run.finish(model)",
+        ),
         (BASE + "\nTIME_BUDGET = 600\n", "defines its own time budget (TIME_BUDGET)"),
         (BASE + "\nmy_deadline = 5\n", "defines its own time budget (my_deadline)"),
         (
-            BASE + "\nimport time\nt0 = time.perf_counter()\nwhile time.perf_counter() - t0 < 300:\n    pass\n",
+            BASE
+            + "\nimport time\nt0 = time.perf_counter()\nwhile time.perf_counter() - t0 < 300:\n    pass\n",
             "stops on its own clock",
         ),
         (
-            BASE + "\nfrom time import monotonic as m\nstart_t = m()\nelapsed = 0\nif start_t > 5:\n    pass\n",
+            BASE
+            + "\nfrom time import monotonic as m\nstart_t = m()\nelapsed = 0\nif start_t > 5:\n    pass\n",
             "stops on its own clock",
         ),
         (BASE + "\ndef evaluate_bpb(model):\n    return 0.5\n", "defines its own evaluation"),
@@ -62,7 +75,10 @@ def test_other_import_spellings_of_the_harness_are_accepted() -> None:
         (BASE + "\nopen('summary.json', 'w')\n", "writes summary.json"),
         (BASE + "\nfrom hpdream_runner.data import prepare\n", "reads the data directly"),
         (BASE + "\nimport hpdream_runner.data.loader\n", "reads the data directly"),
-        (BASE + "\nfrom hpdream_runner.training._evaluate import evaluate_bpb as e\n", "imports harness internals"),
+        (
+            BASE + "\nfrom hpdream_runner.training._evaluate import evaluate_bpb as e\n",
+            "imports harness internals",
+        ),
         (BASE + "\nrun._clock.budget_s = 1e9\n", "uses harness internals (run._clock)"),
         (BASE + "\nharness._current = None\n", "uses harness internals (harness._current)"),
         (BASE + "\nrun.budget_s = 1e9\n", "changes the harness (run.budget_s = ...)"),
@@ -85,4 +101,6 @@ def test_problems_carry_line_numbers() -> None:
 
 
 def test_a_syntax_error_is_one_problem_with_its_line() -> None:
-    assert check_train_py("x = 1\ndef broken(:\n") == ["line 2: train.py does not parse: invalid syntax"]
+    assert check_train_py("x = 1\ndef broken(:\n") == [
+        "line 2: train.py does not parse: invalid syntax"
+    ]

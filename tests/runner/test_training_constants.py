@@ -64,8 +64,13 @@ def test_render_changes_only_the_value_and_keeps_comments() -> None:
     assert "TOTAL = 2**17" in out
     assert read_constants(out)["DEPTH"] == 6
     # everything else is byte-identical
-    assert out.replace("DEPTH = 6", "DEPTH = 4").replace("0.1  # annotated", "0.04  # annotated") \
-        .replace("(0.9, 0.99)", "(0.8, 0.95)").replace("2**17", "2**16") == SOURCE
+    assert (
+        out.replace("DEPTH = 6", "DEPTH = 4")
+        .replace("0.1  # annotated", "0.04  # annotated")
+        .replace("(0.9, 0.99)", "(0.8, 0.95)")
+        .replace("2**17", "2**16")
+        == SOURCE
+    )
 
 
 def test_render_unknown_constant_is_an_error_naming_the_known_ones() -> None:
@@ -129,7 +134,9 @@ def test_coerce_override(text: str, current: object, expected: object) -> None:
         ("2**100000", 4, "not a Python literal"),
     ],
 )
-def test_coerce_override_rejects_what_does_not_fit(text: str, current: object, message: str) -> None:
+def test_coerce_override_rejects_what_does_not_fit(
+    text: str, current: object, message: str
+) -> None:
     with pytest.raises(OverrideError, match=message):
         coerce_override("X", text, current)
 
@@ -156,7 +163,9 @@ def test_apply_overrides_sets_globals_and_rejects_unknown_names() -> None:
 def test_get_preset() -> None:
     assert get_preset("seed") is PRESETS["seed"]
     assert get_preset(PRESETS["smoke"]) is PRESETS["smoke"]
-    with pytest.raises(PresetError, match="unknown preset 'nope'; presets: seed, depth8, cpu-tiny, smoke"):
+    with pytest.raises(
+        PresetError, match="unknown preset 'nope'; presets: seed, depth8, cpu-tiny, smoke"
+    ):
         get_preset("nope")
 
 

@@ -27,7 +27,9 @@ class FixedLogits(torch.nn.Module):
         return self.table[idx]  # (B, T, vocab)
 
 
-def hand_bpb(table: list[list[float]], batches: list[tuple[list[list[int]], list[list[int]]]]) -> float:
+def hand_bpb(
+    table: list[list[float]], batches: list[tuple[list[list[int]], list[list[int]]]]
+) -> float:
     nats = 0.0
     nbytes = 0
     for xs, ys in batches:
@@ -74,8 +76,12 @@ def test_uniform_model_gives_log2_vocab_bits_per_token() -> None:
 
 @settings(max_examples=30)
 @given(
-    st.lists(st.lists(st.floats(-5, 5), min_size=VOCAB, max_size=VOCAB), min_size=VOCAB, max_size=VOCAB),
-    st.lists(st.tuples(st.integers(0, VOCAB - 1), st.integers(1, VOCAB - 1)), min_size=1, max_size=30),
+    st.lists(
+        st.lists(st.floats(-5, 5), min_size=VOCAB, max_size=VOCAB), min_size=VOCAB, max_size=VOCAB
+    ),
+    st.lists(
+        st.tuples(st.integers(0, VOCAB - 1), st.integers(1, VOCAB - 1)), min_size=1, max_size=30
+    ),
 )
 def test_matches_the_hand_computation_for_any_table(
     table: list[list[float]], pairs: list[tuple[int, int]]

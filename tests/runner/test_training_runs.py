@@ -49,7 +49,7 @@ def train(tmp_path: Path, data_dir: Path, source: str, **kwargs: Any) -> Any:
 
 
 # A minimal train.py that uses the harness properly; {step_hook} runs inside the loop.
-MINIMAL = '''
+MINIMAL = """
 import torch
 from hpdream_runner.training import harness
 
@@ -69,7 +69,7 @@ while run.training():
 {step_hook}
     run.step_done(loss)
 {after}
-'''
+"""
 
 
 def minimal(step_hook: str = "", after: str = "run.finish(model)") -> str:
@@ -83,7 +83,11 @@ def minimal(step_hook: str = "", after: str = "run.finish(model)") -> str:
 @pytest.mark.slow
 def test_baseline_run_trains_evaluates_and_summarises(tmp_path: Path, data_dir: Path) -> None:
     result = train(
-        tmp_path, data_dir, baseline_train_py("smoke"), budget_s=2.0, overrides={"MATRIX_LR": "0.05"}
+        tmp_path,
+        data_dir,
+        baseline_train_py("smoke"),
+        budget_s=2.0,
+        overrides={"MATRIX_LR": "0.05"},
     )
     assert result.ok, result.error
     s = result.summary
@@ -105,7 +109,13 @@ def test_baseline_run_trains_evaluates_and_summarises(tmp_path: Path, data_dir: 
     log = result.output_path.read_text()
     block = log[log.rindex("---\n") :]
     assert re.search(r"^val_bpb:          \d+\.\d{6}$", block, re.M)
-    for key in ("training_seconds", "total_seconds", "peak_vram_mb", "mfu_percent", "total_tokens_M"):
+    for key in (
+        "training_seconds",
+        "total_seconds",
+        "peak_vram_mb",
+        "mfu_percent",
+        "total_tokens_M",
+    ):
         assert re.search(rf"^{key}:\s+\d+\.\d+$", block, re.M), key
     assert f"val_bpb:          {result.val_bpb:.6f}" in block
     assert "num_params_M:     0.1" in block and "depth:            1" in block
@@ -202,7 +212,9 @@ def test_cli_train_lists_presets_and_shows_the_baseline(capsys: pytest.CaptureFi
 # -- the harness in-process --------------------------------------------------------------------
 
 
-def make_run(tmp_path: Path, data_dir: Path, namespace: dict[str, Any] | None = None, **settings: Any) -> Run:
+def make_run(
+    tmp_path: Path, data_dir: Path, namespace: dict[str, Any] | None = None, **settings: Any
+) -> Run:
     from hpdream_runner.data import prepare
 
     data = prepare("builtin", data_dir=data_dir, vocab_size=512, **DATA_OPTIONS)
@@ -285,7 +297,9 @@ def test_an_exploding_loss_is_a_nan_failure(tmp_path: Path, data_dir: Path) -> N
         assert run.training()
         run.step_done(torch.tensor(2.5))
     assert run.training()
-    with pytest.raises(TrainingFailure, match=r"^nan: training loss 1e\+06 exceeds 100 at step 3 \(exploding\)$"):
+    with pytest.raises(
+        TrainingFailure, match=r"^nan: training loss 1e\+06 exceeds 100 at step 3 \(exploding\)$"
+    ):
         run.step_done(torch.tensor(1e6))
     assert run.failure is not None and run.failure.kind == "nan"
     summary = run.write_failure(str(run.failure))

@@ -70,7 +70,7 @@ from hpdream_analysis._metrics import (
     time_to_threshold,
 )
 from hpdream_analysis._micro import micro_loops
-from hpdream_analysis._params import ParamChange, param_changes, parse_number, text_param_changes
+from hpdream_analysis._params import param_changes, parse_number, text_param_changes
 from hpdream_analysis._repeats import RULES as REPEAT_RULES
 from hpdream_analysis._repeats import repeats
 from hpdream_analysis._report import (
@@ -123,7 +123,6 @@ __all__ = [
     "ColumnError",
     "LoadResult",
     "LoadWarning",
-    "ParamChange",
     "Prepared",
     "Report",
     "StatisticsError",

@@ -509,7 +509,12 @@ def experiments_chart(
 
 
 def category_distribution_chart(
-    frame: Frame | Prepared, *, normalize: bool = True, width: int = 560, row_height: int = 22
+    frame: Frame | Prepared,
+    *,
+    normalize: bool = True,
+    width: int = 560,
+    row_height: int = 22,
+    legend: bool = True,
 ) -> alt.Chart:
     """Each agent's experiments by category (baseline excluded): shares (``normalize``)
     or counts, one stacked bar per run."""
@@ -540,7 +545,12 @@ def category_distribution_chart(
                 scale=alt.Scale(domain=[0, 1]) if normalize else alt.Undefined,
             ),
             y=_trajectory_axis(p),
-            color=alt.Color("category:N", title="category", scale=p.category_scale()),
+            color=alt.Color(
+                "category:N",
+                title="category",
+                scale=p.category_scale(),
+                legend=alt.Legend() if legend else None,
+            ),
             order=alt.Order("category_order:Q"),
             tooltip=[
                 alt.Tooltip("trajectory:N", title="agent"),
@@ -702,21 +712,56 @@ def success_rate_chart(
     frame: Frame | Prepared,
     *,
     window: int | None = None,
-    layout: Layout = "auto",
+    layout: Layout | Literal["strip"] = "auto",
     width: int = 620,
     height: int = 260,
-) -> alt.LayerChart | alt.FacetChart:
+    labels: bool = True,
+) -> alt.LayerChart | alt.FacetChart | alt.Chart:
     """The rolling success rate: the kept share of the last ``window`` experiments
     (default: the window the frame was prepared with), per run.
 
     ``layout="overlay"`` draws one line per run on one plot; ``"rows"`` one small
     area per run, one above the other; ``"auto"`` overlays up to
-    :data:`ROWS_ABOVE` runs and uses rows beyond.
+    :data:`ROWS_ABOVE` runs and uses rows beyond; ``"strip"`` one row of cells
+    per run, shaded by the rate (lined up with :func:`category_timeline_chart`;
+    ``labels=False`` leaves out the run labels).
     """
     p = prepare(frame)
     w = window or p.window
     e = p.experiments if w == p.window else _with_labels(annotate(p.frame, window=w).collect())
     e = e.filter(pl.col("rolling_success").is_not_null())
+    tooltip = alt.Tooltip("rolling_success:Q", title=f"kept, last {w}", format=".0%")
+    title = _title(
+        "Rolling success rate",
+        f"Share of the last {w} experiments that were kept (fewer at the start of a run).",
+    )
+    if layout == "strip":
+        rows = max(len(p.trajectories), 1)
+        return (
+            alt.Chart(
+                _data(
+                    e.with_columns((pl.col("index") + 1).alias("index_end")),
+                    [*_EXPERIMENT_FIELDS, "rolling_success", "index_end"],
+                )
+            )
+            .mark_rect()
+            .encode(
+                x=alt.X("index:Q", title="experiment", scale=alt.Scale(nice=False)),
+                x2="index_end:Q",
+                y=_trajectory_axis(p, labels=labels),
+                color=alt.Color(
+                    "rolling_success:Q",
+                    title=f"kept share, last {w}",
+                    # from a pale sand (none kept, still visible) to deep green (all kept)
+                    scale=alt.Scale(domain=[0, 0.5, 1], range=["#E9E4C8", "#86C07E", "#1B7837"]),
+                    legend=alt.Legend(
+                        format="%", orient="bottom", direction="horizontal", gradientLength=140
+                    ),
+                ),
+                tooltip=_tooltip(tooltip),
+            )
+            .properties(width=width, height=alt.Step(max(8, height // rows)), title=title)
+        )
     return _series(
         p,
         e,
@@ -724,14 +769,11 @@ def success_rate_chart(
         axis_title=f"kept share of the last {w}",
         fmt="%",
         top=1.0,
-        tooltip=alt.Tooltip("rolling_success:Q", title=f"kept, last {w}", format=".0%"),
+        tooltip=tooltip,
         layout=layout,
         width=width,
         height=height,
-        title=_title(
-            "Rolling success rate",
-            f"Share of the last {w} experiments that were kept (fewer at the start of a run).",
-        ),
+        title=title,
     )
 
 
@@ -900,6 +942,23 @@ def transition_heatmap(
     used = category_order(
         [*t["from_category"].unique().to_list(), *t["to_category"].unique().to_list()]
     )
+    # the diagonal (persistence) of every run, outlined, even where a run has no transition
+    diagonal = pl.DataFrame(
+        {
+            "trajectory": [tr for tr in p.trajectories for _ in used],
+            "from_category": used * len(p.trajectories),
+        },
+        schema={"trajectory": pl.String, "from_category": pl.String},
+    ).with_columns(pl.col("from_category").alias("to_category"), pl.lit("diagonal").alias("kind"))
+    cells = pl.concat(
+        [
+            t.select(
+                "trajectory", "from_category", "to_category", "count", "total", "probability"
+            ).with_columns(kind=pl.lit("cell")),
+            diagonal,
+        ],
+        how="diagonal_relaxed",
+    )
     axis = alt.Axis(labelFontSize=10, ticks=False, domain=False)
     base = alt.Chart().encode(
         x=alt.X(
@@ -917,36 +976,58 @@ def transition_heatmap(
             scale=alt.Scale(domain=used),
         ),
     )
-    heat = base.mark_rect(stroke="white", strokeWidth=1).encode(
-        color=alt.Color(
-            "probability:Q",
-            title="probability",
-            scale=alt.Scale(scheme="blues", domain=[0, 1]),
-            legend=alt.Legend(format="%"),
-        ),
-        tooltip=[
-            alt.Tooltip("trajectory:N", title="agent"),
-            alt.Tooltip("from_category:N", title="after"),
-            alt.Tooltip("to_category:N", title="next"),
-            alt.Tooltip("count:Q", title="transitions"),
-            alt.Tooltip("total:Q", title=f"out of (after {after})"),
-            alt.Tooltip("probability:Q", title="probability", format=".0%"),
-        ],
+    is_cell = alt.datum.kind == "cell"
+    outline = base.mark_rect(
+        filled=False, stroke="#555555", strokeWidth=1, strokeDash=[2, 2]
+    ).transform_filter(alt.datum.kind == "diagonal")
+    heat = (
+        base.mark_rect(stroke="white", strokeWidth=1)
+        .transform_filter(is_cell)
+        .encode(
+            color=alt.Color(
+                "probability:Q",
+                title="probability",
+                scale=alt.Scale(scheme="blues", domain=[0, 1]),
+                legend=alt.Legend(format="%"),
+            ),
+            tooltip=[
+                alt.Tooltip("trajectory:N", title="agent"),
+                alt.Tooltip("from_category:N", title="after"),
+                alt.Tooltip("to_category:N", title="next"),
+                alt.Tooltip("count:Q", title="transitions"),
+                alt.Tooltip("total:Q", title=f"out of (after {after})"),
+                alt.Tooltip("probability:Q", title="probability", format=".0%"),
+            ],
+        )
     )
-    text = base.mark_text(fontSize=9).encode(
-        text=alt.Text("count:Q"),
-        color=alt.when(alt.datum.probability > 0.55)
-        .then(alt.value("white"))
-        .otherwise(alt.value("#222222")),
+    text = (
+        base.mark_text(fontSize=9)
+        .transform_filter(is_cell)
+        .encode(
+            text=alt.Text("count:Q"),
+            color=alt.when(alt.datum.probability > 0.55)
+            .then(alt.value("white"))
+            .otherwise(alt.value("#222222")),
+        )
     )
     side = cell * max(len(used), 1)
     what = "a discarded or crashed experiment" if after == "failure" else f"a {after} experiment"
     return (
         _layer(
             heat,
+            outline,
             text,
             data=_data(
-                t, ["trajectory", "from_category", "to_category", "count", "total", "probability"]
+                cells,
+                [
+                    "trajectory",
+                    "from_category",
+                    "to_category",
+                    "count",
+                    "total",
+                    "probability",
+                    "kind",
+                ],
             ),
         )
         .properties(width=side, height=side)
@@ -964,7 +1045,8 @@ def transition_heatmap(
         .properties(
             title=_title(
                 "What comes after a failure" if after == "failure" else f"What comes after {after}",
-                f"Row: the category of {what}; column: the category tried next; number: how often.",
+                f"Row: the category of {what}; column: the category tried next; number: how often; "
+                "dashed: the same category again.",
             )
         )
     )
@@ -1077,9 +1159,10 @@ def breadth_chart(
 
 
 def dashboard(
-    frame: Frame | Prepared, *, measure: Measure | None = None, width: int = 430
+    frame: Frame | Prepared, *, measure: Measure | None = None, width: int = 900
 ) -> alt.VConcatChart:
-    """Four panels: convergence, rolling success rate, category mix and category timeline.
+    """Four panels about ``width`` pixels wide: convergence on top; below it, one row
+    per run, the category mix, the rolling success rate and the category timeline.
 
     ``measure`` defaults to ``"gain"`` when the runs' baselines differ (see
     :func:`baselines_differ`), else ``"val_bpb"``.
@@ -1087,24 +1170,27 @@ def dashboard(
     p = prepare(frame)
     m: Measure = measure or ("gain" if baselines_differ(p) else "val_bpb")
     rows = max(len(p.trajectories), 1)
-    step = max(10, min(22, 240 // rows))
-    top = alt.hconcat(
-        convergence_chart(p, measure=m, width=width, height=250),
-        success_rate_chart(p, width=width, height=250),
-    ).resolve_scale(color="independent")
-    bottom = alt.hconcat(
-        category_distribution_chart(p, width=width - 140, row_height=step),
-        category_timeline_chart(
-            p, width=width, row_height=step, outcome_legend=False, labels=False
-        ),
-    ).resolve_scale(color="shared")
+    step = max(10, min(22, 260 // rows))
+    label_room = min(260, 7 * max((len(t) for t in p.trajectories), default=10))
+    panel = max(160, (width - label_room - 160) // 4)
+    top = convergence_chart(p, measure=m, width=width - label_room - 40, height=230)
+    mix = category_distribution_chart(p, width=panel, row_height=step, legend=False).properties(
+        title=_title("Category mix", "share of each kind of change")
+    )
+    success = success_rate_chart(
+        p, layout="strip", width=panel, height=step * rows, labels=False
+    ).properties(title=_title("Success rate", f"kept share of the last {p.window}"))
+    timeline = category_timeline_chart(
+        p, width=2 * panel, row_height=step, outcome_legend=False, labels=False
+    ).properties(title=_title("Category timeline", "each change in order; solid: kept"))
+    bottom = alt.hconcat(mix, success, timeline, spacing=12).resolve_scale(color="independent")
     return (
-        alt.vconcat(top, bottom)
+        alt.vconcat(top, bottom, spacing=24)
         .resolve_scale(color="independent")
         .properties(
             title=_title(
                 "Dashboard",
-                "How fast each agent improved, how often its changes were kept, and which kinds of change it tried.",
+                "How fast each agent improved; what it tried, how often that was kept, and in which order.",
             )
         )
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import html
+import importlib.metadata
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -43,7 +44,7 @@ def load_bundle(cache_dir: Path) -> str:
     """The bundle from ``cache_dir``, built and stored there when it is not there yet."""
     import vl_convert
 
-    cache = cache_dir / f"vega-bundle-{vl_convert.__version__}.js"
+    cache = cache_dir / f"vega-bundle-{importlib.metadata.version('vl-convert-python')}.js"
     try:
         return cache.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):

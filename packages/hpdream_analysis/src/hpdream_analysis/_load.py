@@ -211,7 +211,8 @@ def load_with_reports(
     read instead of reporting it.
 
     Canonical CSV and autoresearch files are read now; parquet files are
-    scanned lazily.
+    scanned lazily (only their key columns are read now, to check that no
+    experiment occurs twice).
     """
     if not paths:
         raise AnalysisError("load: give at least one file or folder")
@@ -227,7 +228,10 @@ def load_with_reports(
     ]
     for path in files:
         if path.suffix.lower() in PARQUET_SUFFIXES:
-            frames.append(conform(_with_keys(pl.scan_parquet(path), path, study, agent)))
+            scanned = conform(_with_keys(pl.scan_parquet(path), path, study, agent))
+            keys = scanned.select(*TRAJECTORY, "index").collect()
+            eager.append((str(path), keys))
+            frames.append(scanned)
             continue
         if is_canonical_log(path):
             data, found = _read_canonical(path, strict)

@@ -33,6 +33,7 @@ import hpdream_core
 from hpdream_analysis._exceptions import StatisticsError
 from hpdream_analysis._schema import SCHEMA, TRAJECTORY
 from hpdream_analysis._trajectory import experiment_rows
+from hpdream_core import ParamChange
 
 #: ``extract(description, hypothesis) -> iterable of objects with .name, .old, .new``
 Extractor = Callable[[str, str | None], Iterable[Any]]
@@ -142,14 +143,6 @@ _pattern = re.compile(PATTERN)
 _stop_prefix = re.compile(_STOP_PREFIX)
 
 
-class ParamChange(NamedTuple):
-    """One parameter an experiment set: its name, old value (if stated) and new value."""
-
-    name: str
-    old: float | None
-    new: float | None
-
-
 def parse_number(text: str | float | int | None) -> float | None:
     """A parameter value as a float: ``1e-3``, ``524_288``, ``2**19``, ``262K``, ``5%``; else None.
 
@@ -199,7 +192,7 @@ def text_param_changes(description: str) -> tuple[ParamChange, ...]:
             name = clean_name(groups[name_group])
             if name is not None:
                 old = parse_number(groups[old_group]) if old_group else None
-                found.append(ParamChange(name, old, parse_number(groups[new_group])))
+                found.append(ParamChange(name=name, old=old, new=parse_number(groups[new_group])))
             break
     return tuple(found)
 

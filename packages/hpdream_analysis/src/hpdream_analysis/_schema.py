@@ -69,8 +69,3 @@ def conform(frame: pl.LazyFrame) -> pl.LazyFrame:
             exprs.append(pl.lit(None, dtype=dtype).alias(c.name))
     extras = [pl.col(n) for n in schema.names() if n not in SCHEMA]
     return frame.select(*exprs, *extras)
-
-
-def empty_frame(extra: Mapping[str, pl.DataType] | None = None) -> pl.LazyFrame:
-    """An empty frame with the canonical schema (and ``extra`` columns)."""
-    return pl.LazyFrame(schema={**SCHEMA, **(extra or {})})

@@ -151,9 +151,10 @@ def correlate(
       takes the sign of the observed r;
     * ``note``: why the statistics are null (fewer than 3 rows, a constant column).
     """
-    if exact_limit > 10:
+    if exact_limit > 9:
         raise StatisticsError(
-            f"exact_limit {exact_limit} would enumerate {math.factorial(exact_limit):,} pairings; use <= 10"
+            f"exact_limit {exact_limit} would enumerate {math.factorial(exact_limit):,} pairings; "
+            "use <= 9"
         )
     if permutations < 1:
         raise StatisticsError(f"permutations must be >= 1, got {permutations}")

@@ -119,6 +119,12 @@ def unknown_labeler(description: str, hypothesis: str | None) -> tuple[str, str 
     return UNKNOWN, None, False
 
 
+def _default_labeler() -> Labeler:
+    from hpdream_core._classify import _classifier
+
+    return _classifier(None).label_row
+
+
 @attrs.frozen
 class ImportResult:
     """One imported file: its rows and the lines that did not become rows."""
@@ -268,7 +274,8 @@ def import_autoresearch(
     ``study`` defaults to the name of the file's folder, ``agent`` to the file
     name without extension. Rows are indexed in file order from 0; the first
     row is the baseline. ``labeler`` fills category, subcategory and multi
-    (default: the category ``unknown``). With ``strict=True`` the first line
+    (default: the classifier with the default taxonomy; ``unknown_labeler``
+    leaves every row ``unknown``). With ``strict=True`` the first line
     that cannot become a row raises :class:`LogFormatError`.
     """
     p = Path(path)
@@ -300,7 +307,7 @@ def parse_autoresearch(
     labeler: Labeler | None = None,
 ) -> ImportResult:
     """Import the text of an autoresearch log (see :func:`import_autoresearch`)."""
-    label = labeler or unknown_labeler
+    label = labeler or _default_labeler()
     lines = _split_lines(text)
     first = next((i for i, line in enumerate(lines) if line.strip()), None)
     if first is None:

@@ -132,9 +132,11 @@ class _Rules:
 
     def __init__(self, taxonomy: Taxonomy) -> None:
         self.taxonomy = taxonomy
-        # phrases by their last word (or the first letters of a last word that ends in *):
-        # matching runs right to left, so the head noun of a compound gets its longest phrase
-        phrases: dict[str, list[tuple[tuple[str, ...], _Entry | None]]] = {}
+        # Matching runs right to left, so the head noun of a compound gets its longest
+        # phrase. One-word phrases by their word, longer ones by their last two words, and
+        # phrases whose last word ends in * by the first letters of that word.
+        single: dict[str, _Entry | None] = {}
+        phrases: dict[tuple[str, str], list[tuple[tuple[str, ...], _Entry | None]]] = {}
         prefixes: dict[str, list[tuple[tuple[str, ...], _Entry | None]]] = {}
         vocab: set[str] = set()
 
@@ -146,8 +148,10 @@ class _Rules:
             last = words[-1]
             if last.endswith("*"):
                 prefixes.setdefault(last[:3], []).append((words, entry))
+            elif len(words) == 1:
+                single[last] = entry
             else:
-                phrases.setdefault(last, []).append((words, entry))
+                phrases.setdefault((words[-2], last), []).append((words, entry))
 
         for kw in taxonomy.neutral:
             add(kw, None)
@@ -163,6 +167,7 @@ class _Rules:
             lst.sort(key=lambda p: -len(p[0]))
         for plst in prefixes.values():
             plst.sort(key=lambda p: -len(p[0]))  # the longest phrase wins
+        self.single = single
         self.phrases = phrases
         self.prefixes = prefixes
         self.vocab = frozenset(vocab)
@@ -239,7 +244,7 @@ class _Rules:
             else:
                 units.append((None, idx))
         matches: list[_Match] = []
-        phrases, prefixes = self.phrases, self.prefixes
+        single, phrases, prefixes = self.single, self.phrases, self.prefixes
         j = len(units) - 1
         while j >= 0:
             unit = units[j][0]
@@ -247,14 +252,20 @@ class _Rules:
                 j -= 1
                 continue
             found: _Match | None = None
-            for words, entry in phrases.get(unit, ()):
-                if _fits(units, j, words):
-                    found = _Match(j - len(words) + 1, j, entry)
-                    break
-            for words, entry in prefixes.get(unit[:3], ()):
-                if unit.startswith(words[-1][:-1]) and _fits(units, j, words[:-1], 1):
-                    if found is None or len(words) > found.last - found.first + 1:
-                        found = _Match(j - len(words) + 1, j, entry)
+            if j > 0:
+                before = units[j - 1][0]
+                if before is not None:
+                    for words, entry in phrases.get((before, unit), ()):
+                        if len(words) == 2 or _fits(units, j, words[:-2], 2):
+                            found = _Match(j - len(words) + 1, j, entry)
+                            break
+            if found is None and unit in single:
+                found = _Match(j, j, single[unit])
+            if prefixes:
+                for words, entry in prefixes.get(unit[:3], ()):
+                    if unit.startswith(words[-1][:-1]) and _fits(units, j, words[:-1], 1):
+                        if found is None or len(words) > found.last - found.first + 1:
+                            found = _Match(j - len(words) + 1, j, entry)
             if found is not None:
                 matches.append(found)
                 j = found.first - 1

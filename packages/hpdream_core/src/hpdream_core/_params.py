@@ -97,7 +97,8 @@ _UNICODE = str.maketrans(
 _NUMBER = r"(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?"
 _TOKEN = re.compile(
     r"""
-    (?P<arrow>-{1,2}>|=>|~>)
+    (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*'?)
+  | (?P<arrow>-{1,2}>|=>|~>)
   | (?P<num>
         (?<![\w.)\]])[-+](?=\.?\d)(?:"""
     + _NUMBER
@@ -107,10 +108,8 @@ _TOKEN = re.compile(
       | """
     + _NUMBER
     + r"""(?:[kKmMbB](?![A-Za-z0-9]))?(?:%|x(?![A-Za-z0-9])|s(?![A-Za-z0-9]))?(?![A-Za-z0-9_]|-[A-Za-z]|\.\d)
-      | (?<![A-Za-z0-9_])x(?!0)\d+(?:\.\d+)?(?![A-Za-z0-9_.])
     )
   | (?P<opaque>\d[\w.]*(?:[-/][\w.]+)*)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:[-.][A-Za-z0-9_]+)*'?)
   | (?P<quote>"[^"\n]{0,60}"|'[^'\n]{0,60}'|`[^`\n]{0,60}`)
   | (?P<punct>-{2,}|\.{2,}|:=|\S)
     """,
@@ -152,13 +151,20 @@ class Token:
         )
 
 
+_FACTOR = re.compile(r"x(?!0)\d+(?:\.\d+)?")  # "x2": a factor, not a word ("x0" is one)
+
+
 def tokenize(text: str) -> list[Token]:
     """Split text into tokens (words, numbers, arrows, quoted strings, punctuation)."""
     out: list[Token] = []
+    kinds = _KINDS
     for m in _TOKEN.finditer(text):
-        kind = m.lastgroup
-        assert kind is not None
-        out.append(Token(_KINDS[kind], m.group(), m.start(), m.end()))
+        start, end = m.span()
+        word = text[start:end]
+        kind = kinds[m.lastgroup]  # type: ignore[index]
+        if kind == WORD and word[0] == "x" and _FACTOR.fullmatch(word):
+            kind = NUM
+        out.append(Token(kind, word, start, end))
     return out
 
 
@@ -506,7 +512,8 @@ def _is_result_start(tokens: Sequence[Token], i: int) -> bool:
 
 def analyse(text: str, role: int = CHANGE) -> Analysis:
     """Tokens of ``text`` with their roles and scopes; ``role`` is the role of unmarked text."""
-    text = text.translate(_UNICODE)
+    if not text.isascii():
+        text = text.translate(_UNICODE)  # arrows, dashes, superscripts (slow: only when needed)
     body, offset = strip_labels(text)
     tokens = tokenize(body)
     for t in tokens:
@@ -900,6 +907,7 @@ _OUTCOME_PARTS: Final = (
     "final_loss",
     "peak_mem",
 )
+_OUTCOME_PART: Final = re.compile("|".join(_OUTCOME_PARTS))
 _RELATIVE_VERBS: Final = {
     "halve": "0.5x",
     "halved": "0.5x",
@@ -929,6 +937,11 @@ class _Found:
 
 def normalise_name(words: Sequence[str]) -> str:
     """A parameter name as lower snake case ("Matrix LR" -> matrix_lr, "learning rate" -> lr)."""
+    return _normalise_name(tuple(words))
+
+
+@functools.lru_cache(maxsize=8192)
+def _normalise_name(words: tuple[str, ...]) -> str:
     parts: list[str] = []
     for w in words:
         parts.extend(word_parts(w))
@@ -1087,7 +1100,7 @@ def _tier(t: Token) -> int | None:
 def _blocked(name: str) -> bool:
     if not name or name in _OUTCOME_NAMES or name[0].isdigit():
         return True
-    return any(p in name for p in _OUTCOME_PARTS)
+    return _OUTCOME_PART.search(name) is not None
 
 
 def _scan(tokens: Sequence[Token]) -> list[_Found]:

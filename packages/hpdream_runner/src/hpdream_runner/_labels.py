@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hpdream_core import Labeler
-from hpdream_core._autoresearch import unknown_labeler
+from hpdream_core import Classifier, Labeler, load_taxonomy
 
 
 def make_labeler(taxonomy: Path | None = None) -> Labeler:
-    """The labeler ``import`` uses."""
-    return unknown_labeler
+    """The labeler ``import`` uses: the classifier, with the default or the given taxonomy."""
+    return Classifier(load_taxonomy(taxonomy) if taxonomy else None).label_row

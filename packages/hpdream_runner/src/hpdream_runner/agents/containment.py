@@ -356,14 +356,35 @@ def find_secrets(paths: Iterable[str | Path], redactor: Redactor) -> list[Path]:
     return hits
 
 
+#: Parts of hpdream_runner that run only in the orchestrator's own process (loaded when
+#: the study starts), never in an experiment: left out of the default protected set.
+ORCHESTRATOR_ONLY: Final = frozenset(
+    {"agents", "study", "commands", "cli.py", "__main__.py", "_labels.py"}
+)
+
+
 def harness_code_dirs() -> tuple[Path, ...]:
-    """The folders of hpdream's own code that experiments run (core and runner packages)."""
+    """hpdream's code that an experiment runs: ``hpdream_core`` and ``hpdream_runner``'s training side.
+
+    The experiment's process imports ``hpdream_core`` and ``hpdream_runner``
+    (its training harness, model, data and templates), so a change anywhere
+    there could change what is measured. The orchestrator-only parts (the
+    agents, the study loop, the commands) were loaded when the study started
+    and are left out.
+    """
     import hpdream_core
     import hpdream_runner
 
-    return tuple(
-        Path(m.__file__).resolve().parent for m in (hpdream_core, hpdream_runner) if m.__file__
-    )
+    paths: list[Path] = []
+    if hpdream_core.__file__:
+        paths.append(Path(hpdream_core.__file__).resolve().parent)
+    if hpdream_runner.__file__:
+        runner = Path(hpdream_runner.__file__).resolve().parent
+        for child in sorted(runner.iterdir()):
+            if child.name in ORCHESTRATOR_ONLY or child.name in _SKIP_DIRS:
+                continue
+            paths.append(child)
+    return tuple(paths)
 
 
 class ContainmentGuard:

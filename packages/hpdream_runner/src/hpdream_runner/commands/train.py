@@ -22,10 +22,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         ),
     )
     p.add_argument("train_py", nargs="?", type=Path, metavar="TRAIN_PY", help="the train.py to run")
-    p.add_argument("--preset", default="cpu-tiny", help="model size and harness settings (default: cpu-tiny)")
-    p.add_argument("--budget", type=float, metavar="S", help="training budget in seconds (default: the preset's)")
-    p.add_argument("--grace", type=float, metavar="S", help="seconds allowed beyond the budget before the kill")
-    p.add_argument("--device", metavar="D", help="cuda, cuda:N, mps or cpu (default: the best available)")
+    p.add_argument(
+        "--preset", default="cpu-tiny", help="model size and harness settings (default: cpu-tiny)"
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        metavar="S",
+        help="training budget in seconds (default: the preset's)",
+    )
+    p.add_argument(
+        "--grace", type=float, metavar="S", help="seconds allowed beyond the budget before the kill"
+    )
+    p.add_argument(
+        "--device", metavar="D", help="cuda, cuda:N, mps or cpu (default: the best available)"
+    )
     p.add_argument(
         "--set",
         dest="overrides",
@@ -36,15 +47,23 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--dataset", default="builtin", help="data set to train on (default: builtin)")
     p.add_argument("--data-dir", type=Path, metavar="DIR", help="where prepared data lives")
-    p.add_argument("--vocab-size", type=int, metavar="N", help="tokenizer vocabulary (default: the preset's)")
     p.add_argument(
-        "-o", "--out", type=Path, metavar="DIR", help="output folder (default: hpdream-out/train/<time>)"
+        "--vocab-size", type=int, metavar="N", help="tokenizer vocabulary (default: the preset's)"
+    )
+    p.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        metavar="DIR",
+        help="output folder (default: hpdream-out/train/<time>)",
     )
     p.add_argument("--quiet", action="store_true", help="do not stream the training output")
     p.add_argument("--json", action="store_true", help="print the summary as JSON at the end")
     p.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     p.add_argument(
-        "--show-baseline", action="store_true", help="print the baseline train.py for the preset and exit"
+        "--show-baseline",
+        action="store_true",
+        help="print the baseline train.py for the preset and exit",
     )
     p.set_defaults(func=run)
 

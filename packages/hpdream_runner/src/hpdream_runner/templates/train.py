@@ -223,7 +223,7 @@ class GPT(nn.Module):
         return 6 * matrix_params + attention
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None) -> torch.Tensor:
-        B, T = idx.shape
+        T = idx.size(1)
         cos, sin = self.cos[:, :T], self.sin[:, :T]
         x = rms_norm(self.wte(idx))  # (B, T, C)
         x0 = x  # every layer mixes the embedding back in
@@ -293,13 +293,15 @@ def muon_update(
     reduce = -1 if u.size(-2) >= u.size(-1) else -2
     second_moment.lerp_(u.square().mean(dim=reduce, keepdim=True), 1 - beta2)
     v = u * second_moment.clamp_min(1e-10).rsqrt()
-    v = v * (u.norm(dim=(-2, -1), keepdim=True) / v.norm(dim=(-2, -1), keepdim=True).clamp_min(1e-10))
+    v = v * (
+        u.norm(dim=(-2, -1), keepdim=True) / v.norm(dim=(-2, -1), keepdim=True).clamp_min(1e-10)
+    )
     v = v.to(p.dtype)
     # Cautious weight decay: decay only where the update already moves the weight towards zero.
     towards_zero = (v * p >= 0).to(p.dtype)
     p = p - lr * (v + weight_decay * towards_zero * p)
-    for param, new in zip(params, p.unbind(0)):
-        param.copy_(new)
+    for i, param in enumerate(params):
+        param.copy_(p[i])
 
 
 class MuonAdamW:
@@ -475,7 +477,9 @@ with torch.device(run.device):
 model.init_weights()
 if run.fast_dtype != torch.float32:
     model.cast_embeddings(run.fast_dtype)
-optimizer = build_optimizer(model, device=run.device, ortho_dtype=run.fast_dtype, compile=run.compile)
+optimizer = build_optimizer(
+    model, device=run.device, ortho_dtype=run.fast_dtype, compile=run.compile
+)
 train_model = run.compile(model)
 
 tokens_per_pass = DEVICE_BATCH_SIZE * run.seq_len

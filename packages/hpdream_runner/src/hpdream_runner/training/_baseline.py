@@ -34,7 +34,14 @@ def load_definitions(source: str, *, filename: str = "train.py") -> dict[str, An
     """
     tree = ast.parse(source, filename=filename)
     kept: list[ast.stmt] = []
-    definitions = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+    definitions = (
+        ast.Import,
+        ast.ImportFrom,
+        ast.FunctionDef,
+        ast.ClassDef,
+        ast.Assign,
+        ast.AnnAssign,
+    )
     for stmt in tree.body:
         is_docstring = isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
         if not (is_docstring or isinstance(stmt, definitions)):

@@ -30,11 +30,22 @@ _HARNESS_MODULE: Final = "hpdream_runner.training.harness"
 _PRIVATE_PREFIX: Final = "hpdream_runner.training._"
 _DATA_MODULE: Final = "hpdream_runner.data"
 _CLOCK_FUNCTIONS: Final = frozenset(
-    {"time", "time_ns", "perf_counter", "perf_counter_ns", "monotonic", "monotonic_ns", "process_time"}
+    {
+        "time",
+        "time_ns",
+        "perf_counter",
+        "perf_counter_ns",
+        "monotonic",
+        "monotonic_ns",
+        "process_time",
+    }
 )
 _BUDGET_NAME: Final = re.compile(r"(^|_)(TIME_?BUDGET|BUDGET|DEADLINE|TIME_?LIMIT)(_|$)", re.I)
 _OPAQUE_CALLS: Final = frozenset({"exec", "eval", "__import__"})
-_SUMMARY_LITERALS: Final = (("val_bpb:", "prints its own val_bpb line"), ("summary.json", "writes summary.json"))
+_SUMMARY_LITERALS: Final = (
+    ("val_bpb:", "prints its own val_bpb line"),
+    ("summary.json", "writes summary.json"),
+)
 
 
 def check_train_py(source: str) -> list[str]:
@@ -128,7 +139,9 @@ class _Checker:
             self.found.append(
                 "does not import the harness (from hpdream_runner.training import harness)"
             )
-        starts = [n for n in ast.walk(self.tree) if isinstance(n, ast.expr) and self._is_start_call(n)]
+        starts = [
+            n for n in ast.walk(self.tree) if isinstance(n, ast.expr) and self._is_start_call(n)
+        ]
         if not starts:
             self.found.append("does not call harness.start(globals())")
         for call in starts:
@@ -159,12 +172,15 @@ class _Checker:
                 "(while run.training(): ... run.step_done(loss))"
             )
         if "finish" not in methods:
-            self.found.append("does not hand its model to the harness's evaluation (run.finish(model))")
+            self.found.append(
+                "does not hand its model to the harness's evaluation (run.finish(model))"
+            )
 
     def _imports_harness_plainly(self) -> bool:
         # `import hpdream_runner.training.harness` (then used by its full dotted name)
         return any(
-            isinstance(n, ast.Import) and any(a.name == _HARNESS_MODULE and not a.asname for a in n.names)
+            isinstance(n, ast.Import)
+            and any(a.name == _HARNESS_MODULE and not a.asname for a in n.names)
             for n in ast.walk(self.tree)
         )
 
@@ -175,7 +191,11 @@ class _Checker:
         at = f"line {line}: " if line is not None else ""
         protected = self.harness_names | self.run_names | {_HARNESS_MODULE}
         if isinstance(node, ast.Import | ast.ImportFrom):
-            modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            modules = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
             if isinstance(node, ast.ImportFrom) and node.module == "hpdream_runner.training":
                 modules += [f"hpdream_runner.training.{a.name}" for a in node.names]
             if isinstance(node, ast.ImportFrom) and node.module == _HARNESS_MODULE:
@@ -199,9 +219,12 @@ class _Checker:
             func = node.func
             if isinstance(func, ast.Name) and func.id in _OPAQUE_CALLS:
                 self.found.append(f"{at}uses {func.id}() (code the check cannot see)")
-            if isinstance(func, ast.Name) and func.id in {"setattr", "delattr"} and node.args:
-                if _dotted(node.args[0]) in protected:
-                    self.found.append(f"{at}changes the harness ({func.id}({_dotted(node.args[0])}, ...))")
+            changes = isinstance(func, ast.Name) and func.id in {"setattr", "delattr"}
+            if changes and node.args and _dotted(node.args[0]) in protected:
+                assert isinstance(func, ast.Name)
+                self.found.append(
+                        f"{at}changes the harness ({func.id}({_dotted(node.args[0])}, ...))"
+                    )
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
@@ -212,7 +235,9 @@ class _Checker:
                         )
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             if node.name in {"evaluate_bpb", "evaluate"}:
-                self.found.append(f"{at}defines its own evaluation ({node.name}); the harness evaluates")
+                self.found.append(
+                    f"{at}defines its own evaluation ({node.name}); the harness evaluates"
+                )
         elif isinstance(node, ast.Compare):
             parts = [node.left, *node.comparators]
             clocked = any(

@@ -185,32 +185,34 @@ def coerce_override(name: str, text: str, current: object) -> ConstantValue:
 
 
 def _fit(name: str, text: str, value: ConstantValue, current: object) -> ConstantValue:
-    def kind(v: object) -> str:
-        return type(v).__name__
+    def number(v: object) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool)
 
     if current is None or value is None:
         return value
-    if isinstance(current, bool):
-        if isinstance(value, bool):
-            return value
-    elif isinstance(current, int):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    elif isinstance(current, float):
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-    elif isinstance(current, str):
+    if isinstance(current, str):
         return value if isinstance(value, str) else text
-    elif isinstance(current, tuple):
-        if isinstance(value, tuple):
-            if len(value) != len(current):
-                raise OverrideError(
-                    f"{name}={text}: needs {len(current)} values like {current!r}, got {len(value)}"
-                )
-            return tuple(
-                _fit(f"{name}[{i}]", repr(v), v, c) for i, (v, c) in enumerate(zip(value, current))
+    if isinstance(current, tuple) and isinstance(value, tuple):
+        if len(value) != len(current):
+            raise OverrideError(
+                f"{name}={text}: needs {len(current)} values like {current!r}, got {len(value)}"
             )
-    raise OverrideError(f"{name}={text}: {name} is a {kind(current)} ({current!r}), got {kind(value)}")
+        return tuple(
+            _fit(f"{name}[{i}]", repr(v), v, c)
+            for i, (v, c) in enumerate(zip(value, current, strict=True))
+        )
+    if isinstance(current, bool) and isinstance(value, bool):
+        return value
+    if isinstance(current, int) and not isinstance(current, bool) and isinstance(value, int):
+        if not isinstance(value, bool):
+            return value
+    elif isinstance(current, float) and number(value):
+        assert isinstance(value, int | float)
+        return float(value)
+    raise OverrideError(
+        f"{name}={text}: {name} is a {type(current).__name__} ({current!r}), "
+        f"got {type(value).__name__}"
+    )
 
 
 def apply_overrides(
@@ -220,8 +222,12 @@ def apply_overrides(
     applied: dict[str, ConstantValue] = {}
     for name, text in overrides.items():
         if name not in namespace or not CONSTANT_NAME.match(name):
-            known = ", ".join(k for k in namespace if CONSTANT_NAME.match(k) and _is_plain(namespace[k]))
-            raise OverrideError(f"train.py has no constant {name} (its constants: {known or 'none'})")
+            known = ", ".join(
+                k for k in namespace if CONSTANT_NAME.match(k) and _is_plain(namespace[k])
+            )
+            raise OverrideError(
+                f"train.py has no constant {name} (its constants: {known or 'none'})"
+            )
         value = coerce_override(name, text, namespace[name])
         namespace[name] = value
         applied[name] = value

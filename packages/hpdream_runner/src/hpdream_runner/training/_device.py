@@ -81,7 +81,11 @@ def resolve_device(requested: str | None) -> torch.device:
         return torch.device("cpu")
     if name.startswith("cuda"):
         if not torch.cuda.is_available():
-            why = "torch was built without CUDA" if torch.version.cuda is None else "no CUDA GPU is visible"
+            why = (
+                "torch was built without CUDA"
+                if torch.version.cuda is None
+                else "no CUDA GPU is visible"
+            )
             raise DeviceError(f"device {name} was requested but {why} (torch {torch.__version__})")
         index = int(name.split(":")[1]) if ":" in name else torch.cuda.current_device()
         if index >= torch.cuda.device_count():
@@ -136,7 +140,9 @@ def setup_device(requested: str | None) -> DeviceSetup:
         if compile_env not in {"0", "1"}:
             raise DeviceError(f"{COMPILE_ENV}={compile_env!r}: use 0 or 1")
         setup = attrs.evolve(
-            setup, compile=compile_env == "1", reason=setup.reason + f"; {COMPILE_ENV}={compile_env}"
+            setup,
+            compile=compile_env == "1",
+            reason=setup.reason + f"; {COMPILE_ENV}={compile_env}",
         )
     if dtype_env:
         import torch
@@ -160,7 +166,10 @@ def _default_setup(requested: str | None) -> DeviceSetup:
         if major >= 8:
             fast, reason = torch.bfloat16, "bfloat16 autocast on tensor cores"
         else:
-            fast, reason = torch.float32, f"float32: compute capability {major}.x lacks fast bfloat16"
+            fast, reason = (
+                torch.float32,
+                f"float32: compute capability {major}.x lacks fast bfloat16",
+            )
         return DeviceSetup(device, name, fast, True, reason + ", torch.compile", _peak_flops(name))
     if device.type == "mps":
         return DeviceSetup(
@@ -189,7 +198,9 @@ def _peak_flops(name: str | None) -> float | None:
         try:
             value = float(env)
         except ValueError:
-            raise DeviceError(f"{PEAK_FLOPS_ENV}={env!r} is not a number (FLOP/s, e.g. 989.5e12)") from None
+            raise DeviceError(
+                f"{PEAK_FLOPS_ENV}={env!r} is not a number (FLOP/s, e.g. 989.5e12)"
+            ) from None
         if value > 0:
             return value
     if name is None:

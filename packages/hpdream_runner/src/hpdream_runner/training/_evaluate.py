@@ -61,7 +61,11 @@ def evaluate_bpb(
             with autocast():
                 logits = model(x)
             if not isinstance(logits, torch.Tensor) or logits.shape != (*y.shape, vocab):
-                shape = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
+                shape = (
+                    tuple(logits.shape)
+                    if isinstance(logits, torch.Tensor)
+                    else type(logits).__name__
+                )
                 raise EvaluationError(
                     f"model(idx) must return logits of shape (B, T, vocab) = {(*y.shape, vocab)}, "
                     f"got {shape}"
@@ -107,7 +111,9 @@ def causal_leak(
     T = x.size(1)
     cut = max(1, T // 2)
     changed = x.clone()
-    changed[:, cut:] = (x[:, cut:] + 1 + torch.randint_like(x[:, cut:], vocab_size - 1)) % vocab_size
+    changed[:, cut:] = (
+        x[:, cut:] + 1 + torch.randint_like(x[:, cut:], vocab_size - 1)
+    ) % vocab_size
     with torch.no_grad(), autocast():
         before = model(x)[:, :cut].float()
         after = model(changed)[:, :cut].float()

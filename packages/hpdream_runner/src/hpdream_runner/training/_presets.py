@@ -19,7 +19,6 @@ from typing import Any, Final
 import attrs
 
 from hpdream_core import HpdreamError
-
 from hpdream_runner.training._constants import ConstantValue
 
 
@@ -176,6 +175,4 @@ def get_preset(name: str | Preset) -> Preset:
     try:
         return PRESETS[name]
     except KeyError:
-        raise PresetError(
-            f"unknown preset {name!r}; presets: {', '.join(PRESETS)}"
-        ) from None
+        raise PresetError(f"unknown preset {name!r}; presets: {', '.join(PRESETS)}") from None

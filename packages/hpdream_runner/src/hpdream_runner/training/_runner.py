@@ -11,6 +11,7 @@ why: ``"timeout: ..."``, ``"nan: ..."``, ``"oom: ..."`` or ``"exception: ..."``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -25,7 +26,6 @@ from typing import IO, Any, Final
 import attrs
 
 from hpdream_core import HpdreamError
-
 from hpdream_runner.training._constants import check_overrides
 from hpdream_runner.training._device import check_device_name, resolve_device
 from hpdream_runner.training._presets import Preset, get_preset
@@ -73,7 +73,11 @@ class TrainResult:
     ) -> TrainResult:
         def number(key: str) -> float | None:
             value = summary.get(key)
-            return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+            return (
+                float(value)
+                if isinstance(value, int | float) and not isinstance(value, bool)
+                else None
+            )
 
         steps = summary.get("num_steps")
         return cls(
@@ -124,10 +128,9 @@ def run_training(
     except OSError as exc:
         raise HpdreamError(f"cannot read {train_py}: {exc.strerror or exc}") from exc
     overrides = dict(overrides or {})
-    try:
+    # A train.py that does not parse fails in the subprocess, as an ordinary failure.
+    with contextlib.suppress(SyntaxError):
         check_overrides(source, overrides)
-    except SyntaxError:
-        pass  # a train.py that does not parse fails in the subprocess, as an ordinary failure
     requested = check_device_name(device)
     if requested is not None and requested != "cpu":
         resolve_device(requested)  # a missing GPU is the caller's error, not a failed run
@@ -190,7 +193,9 @@ def run_training(
     summary["output_log"] = str(output_path)
     if summary.get("ok") and outcome.returncode != 0:
         summary["ok"] = False
-        summary["error"] = f"exception: the training process exited with status {outcome.returncode}"
+        summary["error"] = (
+            f"exception: the training process exited with status {outcome.returncode}"
+        )
     write_json(summary_path, summary)
     return TrainResult.from_summary(summary, output_path=output_path, summary_path=summary_path)
 
@@ -256,19 +261,15 @@ def _pump(
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     """SIGKILL the subprocess's process group (the subprocess and anything it started)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
 def _failure_summary(spec: RunSpec, outcome: _Outcome, deadline: float) -> dict[str, Any]:
     p = spec.preset
     if outcome.timed_out:
-        error = (
-            f"timeout: killed after {deadline:g} s (budget {p.budget_s:g} s + grace {p.grace_s:g} s)"
-        )
+        error = f"timeout: killed after {deadline:g} s (budget {p.budget_s:g} s + grace {p.grace_s:g} s)"
     else:
         code = outcome.returncode
         if code is not None and code < 0:

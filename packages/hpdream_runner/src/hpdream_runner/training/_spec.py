@@ -17,7 +17,6 @@ from typing import Any, Final
 import attrs
 
 from hpdream_core import HpdreamError
-
 from hpdream_runner.training._presets import Preset
 
 #: Version of run_spec.json and summary.json.

@@ -37,7 +37,6 @@ from typing import Any, Final, TypeVar
 import torch
 
 from hpdream_core import HpdreamError
-
 from hpdream_runner.training._clock import BudgetClock, ClockError
 from hpdream_runner.training._constants import apply_overrides, plain_constants
 from hpdream_runner.training._device import (
@@ -214,9 +213,16 @@ class Run:
     def train_loader(self, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Endless (inputs, targets) batches of shape (batch_size, seq_len) on the device."""
         if not isinstance(batch_size, int) or batch_size <= 0:
-            raise TrainingFailure("exception", f"train_loader: batch size must be a positive int, got {batch_size!r}")
+            raise TrainingFailure(
+                "exception", f"train_loader: batch size must be a positive int, got {batch_size!r}"
+            )
         loader = self._PackedLoader(
-            self._data, "train", batch_size, self.seq_len, device=self.device, seed=self._preset.seed
+            self._data,
+            "train",
+            batch_size,
+            self.seq_len,
+            device=self.device,
+            seed=self._preset.seed,
         )
         return self._counting(iter(loader))
 
@@ -248,7 +254,9 @@ class Run:
         try:
             value = float(loss)  # waits for the device
         except (TypeError, ValueError, RuntimeError) as exc:
-            raise self._fail("exception", f"run.step_done(loss) needs a scalar loss: {exc}") from None
+            raise self._fail(
+                "exception", f"run.step_done(loss) needs a scalar loss: {exc}"
+            ) from None
         try:
             dt = self._clock.end()
         except ClockError as exc:
@@ -259,7 +267,8 @@ class Run:
             raise self._fail("nan", f"training loss is {value} at step {step}")
         if value > self._preset.max_loss:
             raise self._fail(
-                "nan", f"training loss {value:.4g} exceeds {self._preset.max_loss:g} at step {step} (exploding)"
+                "nan",
+                f"training loss {value:.4g} exceeds {self._preset.max_loss:g} at step {step} (exploding)",
             )
         if self._loss_first is None:
             self._loss_first = value
@@ -317,10 +326,13 @@ class Run:
         if self._finished:
             raise self._fail("exception", "run.finish() was called twice")
         if self._clock.in_step:
-            raise self._fail("exception", "run.finish() was called inside a step (before step_done)")
+            raise self._fail(
+                "exception", "run.finish() was called inside a step (before step_done)"
+            )
         if self._clock.steps_done == 0:
             raise self._fail(
-                "exception", "train.py did not train: no step went through run.training() / run.step_done()"
+                "exception",
+                "train.py did not train: no step went through run.training() / run.step_done()",
             )
         assert self._clock.last_end is not None
         post = time.perf_counter() - self._clock.last_end
@@ -334,7 +346,10 @@ class Run:
         self._finished = True
         module = getattr(model, "_orig_mod", model)  # evaluate eagerly: no second compilation
         if not isinstance(module, torch.nn.Module):
-            raise self._fail("exception", f"run.finish(model) needs a torch.nn.Module, got {type(model).__name__}")
+            raise self._fail(
+                "exception",
+                f"run.finish(model) needs a torch.nn.Module, got {type(model).__name__}",
+            )
         module.zero_grad(set_to_none=True)
         module.eval()
         t0 = time.perf_counter()
@@ -499,8 +514,11 @@ class Run:
 
     def _print_header(self) -> None:
         p = self._preset
-        print(f"hpdream harness: preset {p.name}, budget {p.budget_s:g} s "
-              f"(first {p.uncounted_steps} steps uncounted), grace {p.grace_s:g} s", flush=True)
+        print(
+            f"hpdream harness: preset {p.name}, budget {p.budget_s:g} s "
+            f"(first {p.uncounted_steps} steps uncounted), grace {p.grace_s:g} s",
+            flush=True,
+        )
         print(self._setup.describe(), flush=True)
         print(
             f"data: {self._spec.dataset} at {self._spec.data_root}, vocab {self.vocab_size}, "
@@ -508,10 +526,14 @@ class Run:
             flush=True,
         )
         if self._overrides:
-            print("overrides: " + ", ".join(f"{k}={v!r}" for k, v in self._overrides.items()), flush=True)
-        print("constants: " + ", ".join(f"{k}={v!r}" for k, v in self._constants.items()), flush=True)
+            print(
+                "overrides: " + ", ".join(f"{k}={v!r}" for k, v in self._overrides.items()),
+                flush=True,
+            )
+        print(
+            "constants: " + ", ".join(f"{k}={v!r}" for k, v in self._constants.items()), flush=True
+        )
 
 
 def _iso(timestamp: float) -> str:
     return _dt.datetime.fromtimestamp(timestamp, tz=_dt.UTC).isoformat(timespec="seconds")
-
