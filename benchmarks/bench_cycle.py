@@ -56,20 +56,39 @@ def _median(values: list[float]) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--experiments", type=int, default=40, help="experiments per run, baseline included")
-    ap.add_argument("--real", action="store_true", help="train for real (run_training) instead of the synthetic trainer")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--experiments", type=int, default=40, help="experiments per run, baseline included"
+    )
+    ap.add_argument(
+        "--real",
+        action="store_true",
+        help="train for real (run_training) instead of the synthetic trainer",
+    )
     ap.add_argument("--preset", default="cpu-tiny")
-    ap.add_argument("--budget", type=float, default=None, help="training budget in seconds (--real)")
+    ap.add_argument(
+        "--budget", type=float, default=None, help="training budget in seconds (--real)"
+    )
     ap.add_argument("--device", default=None)
-    ap.add_argument("--no-guard", action="store_true", help="skip the containment checks (to see their cost)")
+    ap.add_argument(
+        "--no-guard", action="store_true", help="skip the containment checks (to see their cost)"
+    )
     args = ap.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         config = StudyConfig(
             name="bench-cycle",
             output=Path(tmp) / "out",
-            agents=(AgentConfig("coordinate-search", "coord", options={"params": ["MATRIX_LR", "WARMDOWN_RATIO", "EMBEDDING_LR"]}, experiments=args.experiments),),
+            agents=(
+                AgentConfig(
+                    "coordinate-search",
+                    "coord",
+                    options={"params": ["MATRIX_LR", "WARMDOWN_RATIO", "EMBEDDING_LR"]},
+                    experiments=args.experiments,
+                ),
+            ),
             training=TrainingConfig(
                 preset=args.preset,
                 trainer="real" if args.real else "synthetic",
@@ -87,23 +106,40 @@ def main() -> None:
         parts: dict[str, list[float]] = {}
         trainer_parts: dict[str, list[float]] = {}
         for index in range(1, args.experiments):
-            record = json.loads((layout.experiment_dir("coord", 0, index) / "experiment.json").read_text())
+            record = json.loads(
+                (layout.experiment_dir("coord", 0, index) / "experiment.json").read_text()
+            )
             for name, seconds in record.get("harness_seconds", {}).items():
                 parts.setdefault(name, []).append(seconds)
             summary = record.get("trainer_summary") or {}
-            for key in ("prepare_seconds", "startup_seconds", "warmup_seconds", "training_seconds", "eval_seconds", "total_seconds"):
+            for key in (
+                "prepare_seconds",
+                "startup_seconds",
+                "warmup_seconds",
+                "training_seconds",
+                "eval_seconds",
+                "total_seconds",
+            ):
                 if isinstance(summary.get(key), int | float):
                     trainer_parts.setdefault(key, []).append(float(summary[key]))
 
     cycles = timer.cycles[1:]  # the baseline has no agent hand-over
-    kind = f"real training, preset {args.preset}, budget {args.budget or 'preset'} s" if args.real else "synthetic trainer (no training)"
+    kind = (
+        f"real training, preset {args.preset}, budget {args.budget or 'preset'} s"
+        if args.real
+        else "synthetic trainer (no training)"
+    )
     print(f"experiment cycle, {kind}; {len(cycles)} experiments after the baseline; medians")
     print(f"python {sys.version.split()[0]}, containment guard {'off' if args.no_guard else 'on'}")
-    print(f"  cycle (agent done editing -> row logged, workspace reset): {_median(cycles):8.3f} s  (min {min(cycles):.3f}, max {max(cycles):.3f})")
+    print(
+        f"  cycle (agent done editing -> row logged, workspace reset): {_median(cycles):8.3f} s  (min {min(cycles):.3f}, max {max(cycles):.3f})"
+    )
     for name, values in parts.items():
         print(f"    {name:<10} {_median(values):8.4f} s")
     accounted = sum(_median(v) for v in parts.values())
-    print(f"    {'rest':<10} {_median(cycles) - accounted:8.4f} s   (experiment.json, row write + fsync, reset, run.json)")
+    print(
+        f"    {'rest':<10} {_median(cycles) - accounted:8.4f} s   (experiment.json, row write + fsync, reset, run.json)"
+    )
     if trainer_parts:
         print("  inside training (the trainer's summary):")
         for name, values in trainer_parts.items():

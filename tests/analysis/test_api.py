@@ -8,6 +8,7 @@ import sys
 import textwrap
 
 import polars as pl
+import pytest
 
 import hpdream_analysis
 from hpdream_analysis import SCHEMA, AnalysisError, ColumnError, StatisticsError, polars_dtype
@@ -49,6 +50,7 @@ def test_exceptions_are_hpdream_errors() -> None:
     assert "summarize" in str(err) and "'val_bpb'" in str(err)
 
 
+@pytest.mark.slow  # a fresh interpreter importing polars, scipy and altair
 def test_import_works_without_torch() -> None:
     code = textwrap.dedent(
         """

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import altair as alt
 import polars as pl
@@ -342,10 +342,14 @@ def test_breadth_chart_draws_the_summary(study: pl.DataFrame) -> None:
 
 
 @pytest.mark.parametrize("layout", ["overlay", "rows"])
-def test_series_layouts(study: pl.DataFrame, layout: str) -> None:
-    for make in (ha.success_rate_chart, ha.rolling_entropy_chart):
-        spec = make(study, layout=layout).to_dict()  # type: ignore[operator]
+def test_series_layouts(study: pl.DataFrame, layout: Literal["overlay", "rows"]) -> None:
+    for spec in (
+        ha.success_rate_chart(study, layout=layout).to_dict(),
+        ha.rolling_entropy_chart(study, layout=layout).to_dict(),
+    ):
         assert ("facet" in spec) == (layout == "rows")
+    strip = ha.success_rate_chart(study, layout="strip").to_dict()
+    assert strip["mark"]["type"] == "rect" and strip["encoding"]["y"]["field"] == "trajectory"
     auto = ha.success_rate_chart(synthetic_study([f"agent{i}" for i in range(8)], experiments=6))
     assert "facet" in auto.to_dict()  # more runs than ROWS_ABOVE: one row each
 

@@ -206,5 +206,5 @@ def test_mixed_folder_and_errors(tmp_path: Path) -> None:
     with pytest.raises(AnalysisError, match="more than once"):
         ha.load(folder / "a.csv", write(tmp_path / "again.csv", simple(2, agent="a")))
     ha.load(folder / "a.csv").collect().write_parquet(tmp_path / "a_copy.parquet")
-    with pytest.raises(AnalysisError, match="a_copy.parquet"):
+    with pytest.raises(AnalysisError, match=r"a_copy\.parquet"):
         ha.load(folder / "a.csv", tmp_path / "a_copy.parquet")

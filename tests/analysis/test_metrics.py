@@ -397,6 +397,8 @@ def test_bad_arguments() -> None:
         ha.normalized_entropy(1)
     with pytest.raises(StatisticsError, match="window"):
         ha.annotate(baseline_only(), window=0)
+    with pytest.raises(StatisticsError, match="kept"):
+        ha.transition_matrix(baseline_only(), after="kept")
 
 
 def test_common_horizon_default() -> None:

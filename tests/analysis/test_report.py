@@ -94,7 +94,9 @@ def test_findings_has_results_hypotheses_profiles_and_figures(
     for agent in ("alpha", "beta", "gamma"):
         assert f"### {agent}\n" in md
     for name in FIGURES:
-        assert f"](figures/{name}.png)" in md
+        assert f"](figures/{name}.png)" in md and f"[PDF](figures/{name}.pdf)" in md
+    without = report.to_markdown(formats=())
+    assert "](figures/" not in without and "interactive in report.html" in without
 
 
 def test_profiles_state_the_metrics_in_words(report: ha.Report, study: pl.DataFrame) -> None:
@@ -155,8 +157,8 @@ def test_write_report_writes_every_file(tmp_path: Path, study: pl.DataFrame) -> 
             assert data.lstrip()[: len(head)] == head, (name, fmt)
     md = (out / "FINDINGS.md").read_text()
     links = re.findall(r"\]\((figures/[^)]+)\)", md)
-    assert len(links) == 3 * len(FIGURES)  # PNG embedded, SVG and PDF linked
-    assert all((out / link).is_file() for link in links if link.endswith(".pdf"))
+    assert links == [f"figures/{name}.pdf" for name in FIGURES]  # only what was written
+    assert all((out / link).is_file() for link in links)
     # progress: monotone, ends at the total, names each figure
     done = [d for d, _, _ in calls]
     assert done == sorted(done) and calls[-1][0] == calls[-1][1]
@@ -310,7 +312,8 @@ def test_hpdream_run_report_has_the_same_options(tmp_path: Path, log: Path) -> N
             if a.dest != "help"
         }
 
-    runner = build_parser()._subparsers._group_actions[0].choices["report"]  # type: ignore[union-attr]
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    runner = commands.choices["report"]
     analysis = argparse.ArgumentParser()
     _report.add_report_arguments(analysis)
     assert options(runner) == options(analysis)

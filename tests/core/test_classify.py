@@ -11,8 +11,8 @@ from hpdream_core import Classifier, Label, classify, default_taxonomy
 CATEGORIES = default_taxonomy().keys()
 
 
-def cat(text: str, **kw: str) -> str:
-    return classify(text, **kw).category
+def cat(text: str, hypothesis: str | None = None) -> str:
+    return classify(text, hypothesis=hypothesis).category
 
 
 # -- taxonomy.md, the table -----------------------------------------------------
@@ -116,7 +116,12 @@ def test_rule_lr_warmup_and_betas() -> None:
 
 
 def test_rule_objective_averaging_and_kernels() -> None:
-    for text in ("z-loss 1e-4", "label smoothing 0.1", "auxiliary loss on layer 4", "multi-token prediction head"):
+    for text in (
+        "z-loss 1e-4",
+        "label smoothing 0.1",
+        "auxiliary loss on layer 4",
+        "multi-token prediction head",
+    ):
         label = classify(text)
         assert (label.category, label.subcategory) == ("other", "loss"), text
     assert classify("EMA of weights, decay 0.999").category == "optimizer"
@@ -130,7 +135,13 @@ def test_rule_reruns() -> None:
     # a re-run of an earlier configuration: the category of the change it re-tests
     assert cat("rerun depth 6 to check noise") == "architecture"
     # an explicit re-measurement of the baseline
-    for text in ("baseline", "rerun baseline", "Baseline rerun on the new machine", "same as baseline", "baseline (no changes)"):
+    for text in (
+        "baseline",
+        "rerun baseline",
+        "Baseline rerun on the new machine",
+        "same as baseline",
+        "baseline (no changes)",
+    ):
         label = classify(text)
         assert label.category == "baseline", text
         assert label.params == ()
@@ -194,7 +205,9 @@ def test_prose_without_a_change_part_reads_the_hypothesis() -> None:
 
 
 def test_hypothesis_column_only_breaks_ties() -> None:
-    assert cat("depth 6", hypothesis="a higher LR would not help; more layers will") == "architecture"
+    assert (
+        cat("depth 6", hypothesis="a higher LR would not help; more layers will") == "architecture"
+    )
     assert cat("try the idea", hypothesis="cosine decay converges better than linear") == "schedule"
 
 
@@ -212,7 +225,10 @@ def test_negations_and_reverts_are_not_the_change_they_name() -> None:
 
 def test_context_and_purpose_count_little() -> None:
     assert cat("lower matrix lr to 0.03 at depth 3") == "hyperparameters"
-    assert cat("reduce depth from 8 to 6 to increase training steps within the time budget") == "architecture"
+    assert (
+        cat("reduce depth from 8 to 6 to increase training steps within the time budget")
+        == "architecture"
+    )
     assert cat("lower weight decay to 0.1 after removing the logit cap") == "hyperparameters"
 
 
@@ -236,7 +252,11 @@ def test_evidence_names_the_deciding_words() -> None:
 def test_label_row_matches_the_importer_signature() -> None:
     classifier = Classifier()
     assert classifier.label_row("MATRIX_LR=0.06") == ("hyperparameters", "learning_rate", False)
-    assert classifier.label_row("grad clip 1.0 + warmdown 0.4", None) == ("optimizer", "gradient_clipping", True)
+    assert classifier.label_row("grad clip 1.0 + warmdown 0.4", None) == (
+        "optimizer",
+        "gradient_clipping",
+        True,
+    )
     label = classifier.classify("MATRIX_LR=0.06")
     assert isinstance(label, Label)
 
@@ -245,12 +265,64 @@ def test_label_row_matches_the_importer_signature() -> None:
 def test_any_text_gives_a_category_of_the_taxonomy(text: str, hypothesis: str | None) -> None:
     label = classify(text, hypothesis=hypothesis)
     assert label.category in CATEGORIES
-    assert label.subcategory is None or label.subcategory in default_taxonomy()[label.category].subcategory_keys()
+    assert (
+        label.subcategory is None
+        or label.subcategory in default_taxonomy()[label.category].subcategory_keys()
+    )
     assert label.evidence
 
 
 _vocab = st.sampled_from(
-    ["increase", "decrease", "lr", "LR", "MATRIX_LR", "depth", "DEPTH", "warmup", "warmdown", "batch", "0.04", "->", "to", "from", "2**16", "x2", "(", ")", ":", ",", ";", "+", "revert", "baseline", "instead", "of", "same", "hypothesis:", "result:", "worse", "better", "SwiGLU", "Adam", "beta2", "muon", "clip", "grad", "seed", "compile", "bf16", "vocab", "shuffle", "at", "after", "with", "=", "5%", "halve"]
+    [
+        "increase",
+        "decrease",
+        "lr",
+        "LR",
+        "MATRIX_LR",
+        "depth",
+        "DEPTH",
+        "warmup",
+        "warmdown",
+        "batch",
+        "0.04",
+        "->",
+        "to",
+        "from",
+        "2**16",
+        "x2",
+        "(",
+        ")",
+        ":",
+        ",",
+        ";",
+        "+",
+        "revert",
+        "baseline",
+        "instead",
+        "of",
+        "same",
+        "hypothesis:",
+        "result:",
+        "worse",
+        "better",
+        "SwiGLU",
+        "Adam",
+        "beta2",
+        "muon",
+        "clip",
+        "grad",
+        "seed",
+        "compile",
+        "bf16",
+        "vocab",
+        "shuffle",
+        "at",
+        "after",
+        "with",
+        "=",
+        "5%",
+        "halve",
+    ]
 )
 
 
@@ -272,9 +344,46 @@ def test_classifies_1e5_descriptions_deterministically() -> None:
         "revert exp {i}",
         "vocab {i} -> {a}{b}000",
     ]
-    texts = [templates[i % len(templates)].format(i=i, a=i % 7 + 1, b=i % 5 + 2) for i in range(100_000)]
+    texts = [
+        templates[i % len(templates)].format(i=i, a=i % 7 + 1, b=i % 5 + 2) for i in range(100_000)
+    ]
     classifier = Classifier()
     first = [classifier.label_row(t) for t in texts]
     assert {c for c, _, _ in first} <= set(CATEGORIES)
     again = Classifier()
     assert [again.label_row(t) for t in texts[::97]] == first[::97]
+
+
+def test_deterministic_across_processes_and_hash_seeds() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from hpdream_core import classify\n"
+        "texts = json.loads(sys.stdin.read())\n"
+        "print(json.dumps([[l.category, l.subcategory, l.multi, list(l.evidence), repr(l.params)]"
+        " for l in map(classify, texts)]))\n"
+    )
+    texts = [
+        "grad clip 1.0 + WARMDOWN_RATIO=0.4",
+        "SwiGLU MLP, hidden 4x -> 3x (hypothesis: gating; result: worse)",
+        "remove value embeddings (VE) + lower LR",
+        "Adam beta2 0.95 -> 0.99, cosine warmdown, depth 6",
+    ]
+    outputs = set()
+    for seed in ("0", "1", "12345"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            input=json.dumps(texts),
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        outputs.add(done.stdout)
+    assert len(outputs) == 1

@@ -146,7 +146,9 @@ def test_constants_decide(old: str, new: str, category: str, subcategory: str) -
 
 
 def test_constant_values_are_numbers() -> None:
-    diff = diff_train_py(BASE, edit(("2**19", "2**18"), ("ADAM_BETAS = (0.8, 0.95)", "ADAM_BETAS = (0.9, 0.95)")))
+    diff = diff_train_py(
+        BASE, edit(("2**19", "2**18"), ("ADAM_BETAS = (0.8, 0.95)", "ADAM_BETAS = (0.9, 0.95)"))
+    )
     by_name = {c.name: c for c in diff.constants}
     assert (by_name["TOTAL_BATCH_SIZE"].old, by_name["TOTAL_BATCH_SIZE"].new) == (524288, 262144)
     assert by_name["TOTAL_BATCH_SIZE"].old_source == "2 ** 19"
@@ -161,15 +163,53 @@ def test_constant_values_are_numbers() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "symbol", "category", "subcategory"),
     [
-        ("F.relu(self.c_fc(x)).square()", "F.gelu(self.c_fc(x))", "MLP.forward", "architecture", "activation"),
-        ("return cooldown + (1 - cooldown) * FINAL_LR_FRAC", "return 0.5 * (1 + math.cos(math.pi * (1 - cooldown)))", "get_lr_multiplier", "schedule", None),
-        ("torch.optim.AdamW(self.parameters(), lr=MATRIX_LR, betas=ADAM_BETAS)", "torch.optim.SGD(self.parameters(), lr=MATRIX_LR)", "GPT.setup_optimizer", "optimizer", "optimizer_choice"),
-        ("zeropower_via_newtonschulz5(group, steps=5)", "zeropower_via_newtonschulz5(group, steps=3)", "MuonAdamW.step", "optimizer", "muon"),
-        ("return F.rms_norm(x, (x.size(-1),))", "return F.layer_norm(x, (x.size(-1),))", "norm", "architecture", "normalization"),
-        ("is_causal=True)", "is_causal=True, scale=0.1)", "CausalSelfAttention.forward", "architecture", "attention"),
+        (
+            "F.relu(self.c_fc(x)).square()",
+            "F.gelu(self.c_fc(x))",
+            "MLP.forward",
+            "architecture",
+            "activation",
+        ),
+        (
+            "return cooldown + (1 - cooldown) * FINAL_LR_FRAC",
+            "return 0.5 * (1 + math.cos(math.pi * (1 - cooldown)))",
+            "get_lr_multiplier",
+            "schedule",
+            None,
+        ),
+        (
+            "torch.optim.AdamW(self.parameters(), lr=MATRIX_LR, betas=ADAM_BETAS)",
+            "torch.optim.SGD(self.parameters(), lr=MATRIX_LR)",
+            "GPT.setup_optimizer",
+            "optimizer",
+            "optimizer_choice",
+        ),
+        (
+            "zeropower_via_newtonschulz5(group, steps=5)",
+            "zeropower_via_newtonschulz5(group, steps=3)",
+            "MuonAdamW.step",
+            "optimizer",
+            "muon",
+        ),
+        (
+            "return F.rms_norm(x, (x.size(-1),))",
+            "return F.layer_norm(x, (x.size(-1),))",
+            "norm",
+            "architecture",
+            "normalization",
+        ),
+        (
+            "is_causal=True)",
+            "is_causal=True, scale=0.1)",
+            "CausalSelfAttention.forward",
+            "architecture",
+            "attention",
+        ),
     ],
 )
-def test_functions_and_methods_decide(old: str, new: str, symbol: str, category: str, subcategory: str | None) -> None:
+def test_functions_and_methods_decide(
+    old: str, new: str, symbol: str, category: str, subcategory: str | None
+) -> None:
     new_code = edit((old, new))
     diff = diff_train_py(BASE, new_code)
     assert [(s.name, s.change) for s in diff.symbols] == [(symbol, "modified")]
@@ -182,13 +222,30 @@ def test_functions_and_methods_decide(old: str, new: str, symbol: str, category:
 @pytest.mark.parametrize(
     ("old", "new", "category", "subcategory"),
     [
-        ("    loss.backward()\n", "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n", "optimizer", "gradient_clipping"),
-        ("optimizer = model.setup_optimizer()\n", "optimizer = model.setup_optimizer()\nmodel = torch.compile(model)\n", "other", "systems"),
-        ("loader = make_dataloader(DEVICE_BATCH_SIZE)", "loader = make_dataloader(DEVICE_BATCH_SIZE, shuffle=True)", "tokenizer", "data"),
+        (
+            "    loss.backward()\n",
+            "    loss.backward()\n    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n",
+            "optimizer",
+            "gradient_clipping",
+        ),
+        (
+            "optimizer = model.setup_optimizer()\n",
+            "optimizer = model.setup_optimizer()\nmodel = torch.compile(model)\n",
+            "other",
+            "systems",
+        ),
+        (
+            "loader = make_dataloader(DEVICE_BATCH_SIZE)",
+            "loader = make_dataloader(DEVICE_BATCH_SIZE, shuffle=True)",
+            "tokenizer",
+            "data",
+        ),
         ("torch.manual_seed", "torch.manual_seed", "other", None),
     ],
 )
-def test_module_code_decides_by_content(old: str, new: str, category: str, subcategory: str | None) -> None:
+def test_module_code_decides_by_content(
+    old: str, new: str, category: str, subcategory: str | None
+) -> None:
     if old == "torch.manual_seed":
         new_code = edit(("step = 0\n", "torch.manual_seed(1337)\nstep = 0\n"))
         subcategory = "seed"
@@ -204,8 +261,14 @@ def test_comments_docstrings_blank_lines_and_prints_are_no_change() -> None:
     new_code = edit(
         ("# Model\n", "# Model size\n\n"),
         ('"""A tiny training script', '"""A small training script'),
-        ('print(f"step {step} loss {loss.item():.3f}")', 'print(f"step {step}: {loss.item():.4f}")'),
-        ("    def forward(self, x):\n        for b", "    def forward(self, x):\n        # the residual stream\n        for b"),
+        (
+            'print(f"step {step} loss {loss.item():.3f}")',
+            'print(f"step {step}: {loss.item():.4f}")',
+        ),
+        (
+            "    def forward(self, x):\n        for b",
+            "    def forward(self, x):\n        # the residual stream\n        for b",
+        ),
     )
     diff = diff_train_py(BASE, new_code)
     assert not diff.changed, diff
@@ -216,7 +279,12 @@ def test_comments_docstrings_blank_lines_and_prints_are_no_change() -> None:
 
 
 def test_added_and_removed_functions() -> None:
-    new_code = edit(("def norm(x):", "def z_loss(logits):\n    return 1e-4 * logits.logsumexp(-1).pow(2).mean()\n\n\ndef norm(x):"))
+    new_code = edit(
+        (
+            "def norm(x):",
+            "def z_loss(logits):\n    return 1e-4 * logits.logsumexp(-1).pow(2).mean()\n\n\ndef norm(x):",
+        )
+    )
     diff = diff_train_py(BASE, new_code)
     assert [(s.name, s.change, s.kind) for s in diff.symbols] == [("z_loss", "added", "loss")]
     assert classify("", old_code=BASE, new_code=new_code).subcategory == "loss"
@@ -225,7 +293,9 @@ def test_added_and_removed_functions() -> None:
 
 
 def test_literal_settings_inside_code_are_params() -> None:
-    new_code = edit(("self.ve_gate_channels = 32", "self.ve_gate_channels = 48"), ("base=10000", "base=200000"))
+    new_code = edit(
+        ("self.ve_gate_channels = 32", "self.ve_gate_channels = 48"), ("base=10000", "base=200000")
+    )
     assert extract_params("VE gate channels 32 to 48", old_code=BASE, new_code=new_code) == (
         ParamChange("ve_gate_channels", 32, 48),
         ParamChange("rotary_base", 10000, 200000),
@@ -233,15 +303,25 @@ def test_literal_settings_inside_code_are_params() -> None:
 
 
 def test_text_picks_among_the_diff_categories_and_multi() -> None:
-    new_code = edit(("WARMDOWN_RATIO = 0.5", "WARMDOWN_RATIO = 0.7"), ("MATRIX_LR = 0.04", "MATRIX_LR = 0.05"))
+    new_code = edit(
+        ("WARMDOWN_RATIO = 0.5", "WARMDOWN_RATIO = 0.7"), ("MATRIX_LR = 0.04", "MATRIX_LR = 0.05")
+    )
     a = classify("warmdown 0.7 and lr 0.05", old_code=BASE, new_code=new_code)
-    assert (a.category, a.subcategory, a.multi, a.disagreement) == ("schedule", "warmdown", True, None)
+    assert (a.category, a.subcategory, a.multi, a.disagreement) == (
+        "schedule",
+        "warmdown",
+        True,
+        None,
+    )
     b = classify("lr 0.05, warmdown 0.7", old_code=BASE, new_code=new_code)
     assert (b.category, b.multi) == ("hyperparameters", True)
     # without text the first change in the file wins a tie
     c = classify("", old_code=BASE, new_code=new_code)
     assert c.category == "hyperparameters" and c.multi
-    assert c.params == (ParamChange("matrix_lr", 0.04, 0.05), ParamChange("warmdown_ratio", 0.5, 0.7))
+    assert c.params == (
+        ParamChange("matrix_lr", 0.04, 0.05),
+        ParamChange("warmdown_ratio", 0.5, 0.7),
+    )
 
 
 def test_disagreement_is_reported_and_the_diff_decides() -> None:
@@ -291,9 +371,25 @@ def test_custom_taxonomy_maps_code_by_its_own_patterns_and_kinds() -> None:
         key = "other"
         """
     )
-    assert classify("", old_code=BASE, new_code=edit(("WARMDOWN_RATIO = 0.5", "WARMDOWN_RATIO = 0.6")), taxonomy=tax).category == "knobs"
-    assert classify("", old_code=BASE, new_code=edit(("F.relu(", "F.gelu(")), taxonomy=tax).category == "model"
-    assert classify("", old_code=BASE, new_code=edit(("DEPTH = 4", "DEPTH = 6")), taxonomy=tax).category == "model"
+    assert (
+        classify(
+            "",
+            old_code=BASE,
+            new_code=edit(("WARMDOWN_RATIO = 0.5", "WARMDOWN_RATIO = 0.6")),
+            taxonomy=tax,
+        ).category
+        == "knobs"
+    )
+    assert (
+        classify("", old_code=BASE, new_code=edit(("F.relu(", "F.gelu(")), taxonomy=tax).category
+        == "model"
+    )
+    assert (
+        classify(
+            "", old_code=BASE, new_code=edit(("DEPTH = 4", "DEPTH = 6")), taxonomy=tax
+        ).category
+        == "model"
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_classifier import evaluate, load_rows, match_params, names_compatible, values_equal
+from benchmarks.bench_classifier import (
+    evaluate,
+    load_rows,
+    match_params,
+    names_compatible,
+    values_equal,
+)
 from hpdream_core import Classifier, ParamChange, load_taxonomy
 
 pytestmark = pytest.mark.shared
@@ -39,7 +45,9 @@ def test_category_accuracy_and_parameter_extraction(rows: list) -> None:  # type
         assert ok / total >= 0.75, f"{name}: {ok}/{total}"
 
 
-def test_a_custom_taxonomy_labels_the_corpus_with_its_own_categories(rows: list, repo_dir: Path) -> None:  # type: ignore[type-arg]
+def test_a_custom_taxonomy_labels_the_corpus_with_its_own_categories(
+    rows: list, repo_dir: Path
+) -> None:  # type: ignore[type-arg]
     tax = load_taxonomy(repo_dir / "examples" / "taxonomy-custom.toml")
     classifier = Classifier(tax)
     got = {classifier.classify(r.description).category for r in rows}
@@ -49,10 +57,18 @@ def test_a_custom_taxonomy_labels_the_corpus_with_its_own_categories(rows: list,
 
 def test_scoring_helpers() -> None:
     assert values_equal(262000, "262K") and values_equal(65536, "2^16") and values_equal(0.05, "5%")
-    assert values_equal("0.5x", "0.5x") and values_equal(3.5, "3.5x") and values_equal(1800, "1800s")
+    assert (
+        values_equal("0.5x", "0.5x") and values_equal(3.5, "3.5x") and values_equal(1800, "1800s")
+    )
     assert values_equal("(0.9, 0.98)", "(0.9,0.98)") and not values_equal(0.04, "0.05")
-    assert names_compatible("matrix_lr", "MATRIX_LR") and names_compatible("unembedding_lr", "unembedding_learning_rate")
+    assert names_compatible("matrix_lr", "MATRIX_LR") and names_compatible(
+        "unembedding_lr", "unembedding_learning_rate"
+    )
     assert names_compatible("muon_weight_decay", "muon_wd") and names_compatible("n_embd", "dim")
     assert not names_compatible("warmup_ratio", "warmdown_ratio")
-    predicted = (ParamChange("depth", 4, 6), ParamChange("depth", None, 6), ParamChange("lr", None, 0.1))
+    predicted = (
+        ParamChange("depth", 4, 6),
+        ParamChange("depth", None, 6),
+        ParamChange("lr", None, 0.1),
+    )
     assert match_params(predicted, [("DEPTH", "6")]) == 1  # each label is matched once

@@ -26,11 +26,20 @@ def params(text: str, **kw: str) -> list[tuple[str, object, object]]:
         ("warmdown 0.5 to 0.7 (much worse)", [("warmdown", 0.5, 0.7)]),
         ("add 5% warmup", [("warmup", None, 0.05)]),
         ("shorten warmdown to 30 percent", [("warmdown", None, 0.3)]),
-        ("increase MATRIX_LR from 0.04 to 0.06 to accelerate convergence", [("matrix_lr", 0.04, 0.06)]),
-        ('change WINDOW_PATTERN from "SSSL" to "L" to use full context', [("window_pattern", "SSSL", "L")]),
+        (
+            "increase MATRIX_LR from 0.04 to 0.06 to accelerate convergence",
+            [("matrix_lr", 0.04, 0.06)],
+        ),
+        (
+            'change WINDOW_PATTERN from "SSSL" to "L" to use full context',
+            [("window_pattern", "SSSL", "L")],
+        ),
         ("WINDOW_PATTERN SSSL→S", [("window_pattern", "SSSL", "S")]),
         ("SSSSL window pattern (5:1 short:long)", [("window_pattern", None, "SSSSL")]),
-        ("change ADAM_BETAS from (0.8, 0.95) to (0.9, 0.98)", [("adam_betas", "(0.8, 0.95)", "(0.9, 0.98)")]),
+        (
+            "change ADAM_BETAS from (0.8, 0.95) to (0.9, 0.98)",
+            [("adam_betas", "(0.8, 0.95)", "(0.9, 0.98)")],
+        ),
         ("increase beta1 in ADAM_BETAS from 0.8 to 0.9", [("beta1", 0.8, 0.9)]),
         ("unembedding learning rate 0.004 -> 0.01", [("unembedding_lr", 0.004, 0.01)]),
         ("Muon WD 0.2 to 0.22", [("muon_weight_decay", 0.2, 0.22)]),
@@ -44,12 +53,30 @@ def params(text: str, **kw: str) -> list[tuple[str, object, object]]:
         ("adam beta2 0.99 instead of 0.95", [("adam_beta2", 0.95, 0.99)]),
         ("MoE matrix_lr=0.10 (from 0.08), worse than baseline", [("matrix_lr", 0.08, 0.1)]),
         ("SDPA scale=1/head_dim: very soft attention", [("sdpa_scale", None, "1/head_dim")]),
-        ("compile mode=reduce-overhead for CUDA graphs", [("compile_mode", None, "reduce-overhead")]),
-        ("total_batch=65K grad_accum=1, matrix_lr=0.015, 340 steps", [("total_batch", None, 65000), ("grad_accum", None, 1), ("matrix_lr", None, 0.015)]),
-        ("grad clip 1.0 + LR=0.004 no improvement over LR=0.003", [("grad_clip", None, 1.0), ("lr", None, 0.004)]),
-        ("try a wider, shallower model (depth 3, aspect ratio 60) to maintain model dimension (256)", [("depth", None, 3), ("aspect_ratio", None, 60)]),
-        ("increase ASPECT_RATIO from 40 to 70 to increase model width (n_embd) from 256 to 384", [("aspect_ratio", 40, 70), ("n_embd", 256, 384)]),
-        ("Fixed warmdown fraction (0.45 of total time); 56 steps", [("warmdown_fraction", None, 0.45)]),
+        (
+            "compile mode=reduce-overhead for CUDA graphs",
+            [("compile_mode", None, "reduce-overhead")],
+        ),
+        (
+            "total_batch=65K grad_accum=1, matrix_lr=0.015, 340 steps",
+            [("total_batch", None, 65000), ("grad_accum", None, 1), ("matrix_lr", None, 0.015)],
+        ),
+        (
+            "grad clip 1.0 + LR=0.004 no improvement over LR=0.003",
+            [("grad_clip", None, 1.0), ("lr", None, 0.004)],
+        ),
+        (
+            "try a wider, shallower model (depth 3, aspect ratio 60) to maintain model dimension (256)",
+            [("depth", None, 3), ("aspect_ratio", None, 60)],
+        ),
+        (
+            "increase ASPECT_RATIO from 40 to 70 to increase model width (n_embd) from 256 to 384",
+            [("aspect_ratio", 40, 70), ("n_embd", 256, 384)],
+        ),
+        (
+            "Fixed warmdown fraction (0.45 of total time); 56 steps",
+            [("warmdown_fraction", None, 0.45)],
+        ),
         ("Muon momentum fixed 0.95 no warmup", [("muon_momentum", None, 0.95)]),
         ("6x LR (0.006) no better than 3x", [("lr", None, 0.006)]),
     ],
@@ -65,7 +92,10 @@ def test_stated_changes(text: str, expected: list[tuple[str, object, object]]) -
         ("MATRIX_LR 0.08->0.06 at DEPTH=3", [("matrix_lr", 0.08, 0.06)]),
         ("lower scalar lr to 0.3 after 3x MLP", [("scalar_lr", None, 0.3)]),
         ("MoE aux_loss=0.001 (from top_k=3), 321 steps", [("aux_loss", None, 0.001)]),
-        ("DEVICE_BATCH_SIZE 8->16 at D_MODEL=512 (19.4GB, 22.3M tokens)", [("device_batch_size", 8, 16)]),
+        (
+            "DEVICE_BATCH_SIZE 8->16 at D_MODEL=512 (19.4GB, 22.3M tokens)",
+            [("device_batch_size", 8, 16)],
+        ),
         # "with" qualifies a change that states its own values
         ("embedding WD 0.001 to 0.002 (with LR 0.9)", [("embedding_weight_decay", 0.001, 0.002)]),
         ("depth 3 with 15-min budget", [("depth", None, 3)]),
@@ -73,7 +103,10 @@ def test_stated_changes(text: str, expected: list[tuple[str, object, object]]) -
         # negated: "same", "keep", "instead of", "replacing"
         ("depth 10 same dim 640 (too few steps)", [("depth", None, 10)]),
         ("increase depth from 4 to 6 while maintaining n_embd = 256", [("depth", 4, 6)]),
-        ("warmup 5% + stable 80% + linear decay 15% replacing cosine warmdown 50%", [("warmup", None, 0.05), ("stable", None, 0.8), ("linear_decay", None, 0.15)]),
+        (
+            "warmup 5% + stable 80% + linear decay 15% replacing cosine warmdown 50%",
+            [("warmup", None, 0.05), ("stable", None, 0.8), ("linear_decay", None, 0.15)],
+        ),
         # outcomes are not parameters
         ("depth 4->5 (24.6M params)", [("depth", 4, 5)]),
         ("HEAD_DIM=64, 4 heads, 974 steps", [("head_dim", None, 64)]),
@@ -83,11 +116,16 @@ def test_stated_changes(text: str, expected: list[tuple[str, object, object]]) -
         ("remove logit softcap: softcap=15 is useful", []),
         ("WEIGHT_DECAY=0 identical to 0.1 (noise level diff)", [("weight_decay", None, 0)]),
         # an upper-case constant in a remark does count
-        ("DEPTH 12→14 at same 768 dim (ASPECT_RATIO 64→54, 215M params)", [("depth", 12, 14), ("aspect_ratio", 64, 54)]),
+        (
+            "DEPTH 12→14 at same 768 dim (ASPECT_RATIO 64→54, 215M params)",
+            [("depth", 12, 14), ("aspect_ratio", 64, 54)],
+        ),
         ("ASPECT_RATIO 64→72 (n_embd 768→896, 252M params)", [("aspect_ratio", 64, 72)]),
     ],
 )
-def test_only_the_change_gives_values(text: str, expected: list[tuple[str, object, object]]) -> None:
+def test_only_the_change_gives_values(
+    text: str, expected: list[tuple[str, object, object]]
+) -> None:
     assert params(text) == expected
 
 
@@ -98,7 +136,9 @@ def test_hypothesis_gives_values_only_without_a_change_part() -> None:
     text = "BF16 cross_entropy: removed .float() casts (hypothesis: softcap=15 bounds logits)"
     assert params(text) == []
     assert params("structural change", hypothesis="LR 0.04 is too low") == []
-    assert params("Bottleneck: lr.", hypothesis="LR 0.04 -> 0.06 converges faster") == [("lr", 0.04, 0.06)]
+    assert params("Bottleneck: lr.", hypothesis="LR 0.04 -> 0.06 converges faster") == [
+        ("lr", 0.04, 0.06)
+    ]
 
 
 def test_baseline_and_reverts() -> None:
@@ -153,7 +193,11 @@ def test_parse_value_powers(base: int, exp: int) -> None:
     assert parse_value(f"{base}**{exp}") == base**exp == parse_value(f"{base}^{exp}")
 
 
-@given(st.sampled_from(["MATRIX_LR", "depth", "warmdown ratio", "WEIGHT_DECAY"]), st.integers(1, 999), st.integers(1, 999))
+@given(
+    st.sampled_from(["MATRIX_LR", "depth", "warmdown ratio", "WEIGHT_DECAY"]),
+    st.integers(1, 999),
+    st.integers(1, 999),
+)
 def test_transition_round_trip(name: str, old: int, new: int) -> None:
     got = extract_params(f"{name} {old} -> {new}")
     assert got == (ParamChange(name.lower().replace(" ", "_"), old, new),)

@@ -26,8 +26,19 @@ def _variants(base: str) -> list[tuple[str, str]]:
     assert step in base and first_import in base
     return [
         # fails at once, before torch is even imported
-        (base.replace(first_import, '\nraise RuntimeError("boom from train.py")' + first_import, 1), "raise"),
-        (set_constants(base.replace(step, 'run.step_done(loss.detach() * float("nan"))'), {"WARMDOWN_RATIO": 0.3}), "WARMDOWN_RATIO 0.5 -> 0.3, and a NaN in the loss"),
+        (
+            base.replace(
+                first_import, '\nraise RuntimeError("boom from train.py")' + first_import, 1
+            ),
+            "raise",
+        ),
+        (
+            set_constants(
+                base.replace(step, 'run.step_done(loss.detach() * float("nan"))'),
+                {"WARMDOWN_RATIO": 0.3},
+            ),
+            "WARMDOWN_RATIO 0.5 -> 0.3, and a NaN in the loss",
+        ),
     ]
 
 
@@ -47,20 +58,38 @@ def test_real_training_crashes_are_rows_and_the_study_goes_on(tmp_path: Path) ->
     config = StudyConfig(
         name="real",
         output=tmp_path / "out",
-        agents=(AgentConfig("replay", "replay", options={"files": files, "descriptions": descriptions}, experiments=3),),
+        agents=(
+            AgentConfig(
+                "replay",
+                "replay",
+                options={"files": files, "descriptions": descriptions},
+                experiments=3,
+            ),
+        ),
         training=TrainingConfig(preset="smoke", device="cpu", train_py=baseline, budget_s=2.0),
         base_dir=tmp_path,
     )
     Study(config, handle_signals=False).run()
     rows = list(read_log(Layout(config.output).log_path, strict=True).experiments)
     assert [r.description for r in rows] == ["baseline", *descriptions]
-    assert [r.status for r in rows] == ["keep", "crash", "crash"], [(r.status, r.error) for r in rows]
+    assert [r.status for r in rows] == ["keep", "crash", "crash"], [
+        (r.status, r.error) for r in rows
+    ]
     raised, nan = rows[1:]
-    assert raised.error and raised.error.startswith("exception") and "boom from train.py" in raised.error
+    assert (
+        raised.error
+        and raised.error.startswith("exception")
+        and "boom from train.py" in raised.error
+    )
     assert nan.error and nan.error.startswith("nan")
     assert raised.val_bpb is None and nan.val_bpb is None
     base_row = rows[0]
-    assert base_row.val_bpb and base_row.training_seconds and base_row.num_params_m and base_row.total_seconds
+    assert (
+        base_row.val_bpb
+        and base_row.training_seconds
+        and base_row.num_params_m
+        and base_row.total_seconds
+    )
     assert base_row.category == "baseline"
     ws = Workspace(Layout(config.output).workspace("replay", 0))
     best = [r for r in rows if r.status == "keep"][-1]

@@ -44,7 +44,20 @@ STUDY = textwrap.dedent(
     """
 )
 
-STABLE = ("agent", "run", "index", "status", "val_bpb", "category", "subcategory", "description", "hypothesis", "diff_added", "diff_removed", "error")
+STABLE = (
+    "agent",
+    "run",
+    "index",
+    "status",
+    "val_bpb",
+    "category",
+    "subcategory",
+    "description",
+    "hypothesis",
+    "diff_added",
+    "diff_removed",
+    "error",
+)
 
 
 def _stable(rows: tuple[Experiment, ...]) -> list[tuple[object, ...]]:
@@ -77,7 +90,9 @@ def _write(tmp_path: Path, name: str) -> Path:
 def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
     reference = _write(tmp_path, "reference")
     _finish(_start(reference), reference)
-    expected = _stable(read_log(tmp_path / "reference" / "experiments.csv", strict=True).experiments)
+    expected = _stable(
+        read_log(tmp_path / "reference" / "experiments.csv", strict=True).experiments
+    )
     assert len(expected) == 12
 
     study = _write(tmp_path, "killed")
@@ -95,7 +110,9 @@ def test_sigkill_at_random_moments_then_resume(tmp_path: Path) -> None:
         kills += 1
         if log.exists():
             got = _stable(read_log(log).experiments)
-            assert got == expected[: len(got)]  # every prefix is right: nothing lost, nothing doubled
+            assert (
+                got == expected[: len(got)]
+            )  # every prefix is right: nothing lost, nothing doubled
     else:
         _finish(_start(study), study)
     assert kills >= 3

@@ -286,5 +286,5 @@ def test_replay_options_errors(tmp_path: Path) -> None:
 
 def test_space_errors_name_the_agent() -> None:
     agent = RandomSearch({"params": ("NOPE",)}, "my-label")
-    with pytest.raises(AgentConfigError, match="my-label.*NOPE"):
+    with pytest.raises(AgentConfigError, match=r"my-label.*NOPE"):
         agent.propose(_context([Attempt(_row(0, "keep", 1.6), MINI_TRAIN_PY, "")], MINI_TRAIN_PY))

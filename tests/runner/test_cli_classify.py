@@ -32,13 +32,18 @@ def test_classify_json_and_stdin() -> None:
     out = io.StringIO()
     assert command.run(args, stdin=io.StringIO("depth 4→6\n\nadd 5% warmup\n"), stdout=out) == 0
     got = json.loads(out.getvalue())
-    assert [(g["category"], g["subcategory"]) for g in got] == [("architecture", "depth"), ("schedule", "warmup")]
+    assert [(g["category"], g["subcategory"]) for g in got] == [
+        ("architecture", "depth"),
+        ("schedule", "warmup"),
+    ]
     assert got[0]["params"] == [{"name": "depth", "old": 4, "new": 6}]
     assert got[1]["params"] == [{"name": "warmup", "old": None, "new": 0.05}]
     assert got[0]["evidence"] and got[0]["disagreement"] is None
 
 
-def test_classify_with_a_diff_reports_disagreement(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_classify_with_a_diff_reports_disagreement(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     old, new = tmp_path / "old.py", tmp_path / "new.py"
     old.write_text("DEPTH = 4\nWARMDOWN_RATIO = 0.5\n")
     new.write_text("DEPTH = 4\nWARMDOWN_RATIO = 0.7\n")
@@ -64,7 +69,10 @@ def test_classify_user_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "categories[0].key" in capsys.readouterr().err
     assert main(["classify", "x", "--old", str(tmp_path / "old.py")]) == 2
     assert "--old and --new go together" in capsys.readouterr().err
-    assert main(["classify", "x", "--old", str(tmp_path / "a.py"), "--new", str(tmp_path / "b.py")]) == 2
+    assert (
+        main(["classify", "x", "--old", str(tmp_path / "a.py"), "--new", str(tmp_path / "b.py")])
+        == 2
+    )
     assert "cannot read" in capsys.readouterr().err
 
 
@@ -77,7 +85,11 @@ def test_classify_runs_as_a_program_without_torch() -> None:
         "raise SystemExit(rc)\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", code], input="gpu0: Adam beta2 0.95 -> 0.99\n", capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        input="gpu0: Adam beta2 0.95 -> 0.99\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert "category:     optimizer" in done.stdout

@@ -83,7 +83,7 @@ def train_tiny(steps: int, **constants: Any) -> tuple[Any, list[float], torch.Te
 
 
 def test_tiny_model_loss_falls_within_a_few_steps() -> None:
-    model, losses, _ = train_tiny(12)
+    _, losses, _ = train_tiny(12)
     assert losses[0] == pytest.approx(
         torch.log(torch.tensor(512.0)).item(), abs=0.3
     )  # uniform start

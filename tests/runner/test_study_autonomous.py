@@ -43,7 +43,9 @@ def _run_experiment(ws: Path, env: dict[str, str], *args: str) -> subprocess.Com
 class FakeSession:
     """Edits train.py and runs ./run_experiment, as a coding agent in its terminal would."""
 
-    def __init__(self, context: RunContext, plan: list[tuple[float, str]], use_env: bool = True) -> None:
+    def __init__(
+        self, context: RunContext, plan: list[tuple[float, str]], use_env: bool = True
+    ) -> None:
         self.context = context
         self.plan = plan
         self.use_env = use_env
@@ -59,7 +61,9 @@ class FakeSession:
         for lr, description in self.plan:
             # like a CLI busy with its next step, it notices stop() only when run_experiment refuses
             source = (ws / "train.py").read_text()
-            (ws / "train.py").write_text(set_constants(source, {"MATRIX_LR": lr}) if lr else source + "# RAISE\n")
+            (ws / "train.py").write_text(
+                set_constants(source, {"MATRIX_LR": lr}) if lr else source + "# RAISE\n"
+            )
             proc = _run_experiment(ws, env, description, "--hypothesis", f"because {lr}")
             self.outputs.append(proc)
             if proc.returncode == EXIT_OVER:
@@ -69,7 +73,9 @@ class FakeSession:
 
     def begin_experiment(self) -> StepReport:
         self.begun += 1
-        return StepReport(Usage(input_tokens=1000 * self.begun, output_tokens=50, cost_usd=0.5), agent_seconds=3.0)
+        return StepReport(
+            Usage(input_tokens=1000 * self.begun, output_tokens=50, cost_usd=0.5), agent_seconds=3.0
+        )
 
     def end_experiment(self, outcome: ExperimentOutcome) -> None:
         self.outcomes.append(outcome)
@@ -106,14 +112,25 @@ def _study(config: Any, agent: FakeAutonomous) -> Study:
 
 
 @pytest.mark.parametrize("use_env", [True, False])
-def test_an_autonomous_agent_runs_experiments_through_the_workspace(tmp_path: Path, use_env: bool) -> None:
-    plan = [(0.064, "raise MATRIX_LR"), (0.0, "something that raises"), (0.02, "lower MATRIX_LR"), (0.05, "one more")]
+def test_an_autonomous_agent_runs_experiments_through_the_workspace(
+    tmp_path: Path, use_env: bool
+) -> None:
+    plan = [
+        (0.064, "raise MATRIX_LR"),
+        (0.0, "something that raises"),
+        (0.02, "lower MATRIX_LR"),
+        (0.05, "one more"),
+    ]
     agent = FakeAutonomous(plan, use_env)
     config = make_config(tmp_path, [AgentConfig("fake-cli", "cli")], experiments=4)
     result = _study(config, agent).run()
     rows = list(read_log(Layout(config.output).log_path).experiments)
     assert [r.status for r in rows] == ["keep", "keep", "crash", "discard"]
-    assert [r.description for r in rows[1:]] == ["raise MATRIX_LR", "something that raises", "lower MATRIX_LR"]
+    assert [r.description for r in rows[1:]] == [
+        "raise MATRIX_LR",
+        "something that raises",
+        "lower MATRIX_LR",
+    ]
     assert rows[1].hypothesis == "because 0.064"
     assert [(r.input_tokens, r.output_tokens, r.cost_usd, r.agent_seconds) for r in rows[1:]] == [
         (1000, 50, 0.5, 3.0),
@@ -132,7 +149,12 @@ def test_an_autonomous_agent_runs_experiments_through_the_workspace(tmp_path: Pa
     assert [o.experiment.index for o in session.outcomes] == [1, 2, 3]
     assert session.outcomes[-1].last
     assert session.log_output.splitlines()[0] == "index\tstatus\tval_bpb\tdescription"
-    assert [line.split("\t")[1] for line in session.log_output.splitlines()[1:]] == ["keep", "keep", "crash", "discard"]
+    assert [line.split("\t")[1] for line in session.log_output.splitlines()[1:]] == [
+        "keep",
+        "keep",
+        "crash",
+        "discard",
+    ]
     ctx = agent.contexts[0]
     ws = Layout(config.output).workspace("cli", 0)
     assert ctx.workspace == ws and ctx.run_command == "./run_experiment"
@@ -149,7 +171,9 @@ def test_run_experiment_without_a_harness_says_so(tmp_path: Path) -> None:
     _study(config, FakeAutonomous([])).run()
     ws = Layout(config.output).workspace("cli", 0)
     proc = _run_experiment(ws, {}, "anything")
-    assert proc.returncode == EXIT_OVER and "no hpdream study is running this workspace" in proc.stderr
+    assert (
+        proc.returncode == EXIT_OVER and "no hpdream study is running this workspace" in proc.stderr
+    )
     usage = _run_experiment(ws, {}, "")
     assert usage.returncode == 2 and "give a description" in usage.stderr
 
@@ -157,7 +181,11 @@ def test_run_experiment_without_a_harness_says_so(tmp_path: Path) -> None:
 def test_the_server_refuses_bad_requests(tmp_path: Path) -> None:
     path = Path("/tmp") / f"hpdream-test-{os.getpid()}-{threading.get_ident()}.sock"
     with ExperimentServer(path) as server:
-        for payload, reason in ((b"not json\n", "bad request"), (b'{"op": "run"}\n', "needs a description"), (b'{"op": "rm"}\n', "unknown op")):
+        for payload, reason in (
+            (b"not json\n", "bad request"),
+            (b'{"op": "run"}\n', "needs a description"),
+            (b'{"op": "rm"}\n', "unknown op"),
+        ):
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
                 s.connect(str(path))
                 s.sendall(payload)
@@ -171,7 +199,11 @@ def test_the_server_refuses_bad_requests(tmp_path: Path) -> None:
             request = server.next_request(5)
             assert request is not None and request.op == "run" and request.description == "d"
             request.finish("done!", 0)
-            assert json.loads(s.makefile().readline()) == {"event": "done", "text": "done!", "exit": 0}
+            assert json.loads(s.makefile().readline()) == {
+                "event": "done",
+                "text": "done!",
+                "exit": 0,
+            }
     assert not path.exists()
 
 
@@ -188,13 +220,85 @@ def test_the_client_module_runs_stand_alone(tmp_path: Path) -> None:
 def test_setup_reaches_the_factory(tmp_path: Path) -> None:
     seen: list[AgentSetup] = []
     agent = FakeAutonomous([])
-    config = make_config(tmp_path, [AgentConfig("fake-cli", "cli", options={"model": "m"}, limits={"max_turns": 3})], experiments=2)
+    config = make_config(
+        tmp_path,
+        [AgentConfig("fake-cli", "cli", options={"model": "m"}, limits={"max_turns": 3})],
+        experiments=2,
+    )
 
     def make(setup: AgentSetup) -> FakeAutonomous:
         seen.append(setup)
         return agent
 
-    Study(config, trainer=FakeTrainer(MINI_TRAIN_PY), guard=no_guard, classifier=None, make_agent=make, handle_signals=False).run()
+    Study(
+        config,
+        trainer=FakeTrainer(MINI_TRAIN_PY),
+        guard=no_guard,
+        classifier=None,
+        make_agent=make,
+        handle_signals=False,
+    ).run()
     assert seen[0].options == {"model": "m"} and seen[0].limits == {"max_turns": 3}
     assert seen[0].study_dir == config.output and seen[0].study == "test-study"
     assert agent.contexts[0].limits == {"max_turns": 3}
+
+
+class _Deaf:
+    """A session that ignores stop() (a hung CLI the adapter failed to kill)."""
+
+    mode = "autonomous"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.stopped: list[str] = []
+
+    def start(self, context: RunContext) -> _Deaf:
+        return self
+
+    def run(self) -> RunEnd:
+        self.release.wait(30)
+        return RunEnd("released")
+
+    def begin_experiment(self) -> StepReport:
+        return StepReport()
+
+    def end_experiment(self, outcome: ExperimentOutcome) -> None:
+        return None
+
+    def stop(self, reason: str) -> None:
+        self.stopped.append(reason)
+
+
+def test_a_session_that_ignores_stop_is_left_behind(tmp_path: Path) -> None:
+    deaf = _Deaf()
+    now = [0.0]
+
+    def clock() -> float:
+        now[0] += 0.5
+        return now[0]
+
+    agent = AgentConfig("deaf", "deaf", experiments=None, hours=0.001)  # 3.6 s of the fake clock
+    config = make_config(tmp_path, [agent], experiments=None)
+    study = Study(
+        config,
+        trainer=FakeTrainer(MINI_TRAIN_PY),
+        guard=no_guard,
+        classifier=None,
+        make_agent=lambda setup: deaf,
+        handle_signals=False,
+        poll_seconds=0.01,
+        stop_timeout=5.0,
+        clock=clock,
+    )
+    try:
+        result = study.run()
+    finally:
+        deaf.release.set()
+    assert deaf.stopped and deaf.stopped[0].startswith("hours:")
+    assert (
+        result.runs[0].state == "finished"
+        and result.runs[0].reason
+        and result.runs[0].reason.startswith("hours:")
+    )
+    meta = json.loads(Layout(config.output).run_meta("deaf", 0).read_text())
+    assert any("did not end within 5 s" in w for w in meta["warnings"])

@@ -33,13 +33,19 @@ options = {{ params = ["MATRIX_LR"], changes = {changes} }}
 @pytest.fixture
 def study_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)  # output = "out" is relative to the working directory
-    return write_study_toml(tmp_path, STUDY.format(changes=1), train_py=baseline_train_py("cpu-tiny"))
+    return write_study_toml(
+        tmp_path, STUDY.format(changes=1), train_py=baseline_train_py("cpu-tiny")
+    )
 
 
 def test_run_status_and_resume(study_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["study", "status", str(study_file)]) == 2
+    assert "is not a study's output folder" in capsys.readouterr().err
     assert main(["study", "run", str(study_file)]) == 0
     out = capsys.readouterr().out
-    assert "[coord run 0] experiment 1: MATRIX_LR 0.04 -> 0.08" in out  # plain lines: not a terminal
+    assert (
+        "[coord run 0] experiment 1: MATRIX_LR 0.04 -> 0.08" in out
+    )  # plain lines: not a terminal
     assert "coord run 0" in out and "finished: experiments: 4 of 4 done" in out
     log = study_file.parent / "out" / "experiments.csv"
     assert f"experiments CSV: {log.resolve()}" in out
@@ -53,7 +59,10 @@ def test_run_status_and_resume(study_file: Path, capsys: pytest.CaptureFixture[s
 
     assert main(["study", "status", str(study_file.parent / "out"), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [(d["label"], d["experiments"], d["state"]) for d in data] == [("coord", 4, "finished"), ("random-search", 4, "finished")]
+    assert [(d["label"], d["experiments"], d["state"]) for d in data] == [
+        ("coord", 4, "finished"),
+        ("random-search", 4, "finished"),
+    ]
 
     # raising the limit resumes the same runs
     study_file.write_text(study_file.read_text().replace("experiments = 4", "experiments = 6"))
@@ -75,11 +84,19 @@ def test_check(study_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     ("edit", "message"),
     [
         (lambda t: t.replace("experiments = 4", "experiments = 0"), "experiments: must be >= 1"),
-        (lambda t: t.replace('adapter = "coordinate-search"', 'adapter = "nope"'), "unknown agent adapter 'nope'"),
-        (lambda t: t.replace("changes = 1", 'changes = "x"'), "agents[1].options: agent 'random-search', option 'changes'"),
+        (
+            lambda t: t.replace('adapter = "coordinate-search"', 'adapter = "nope"'),
+            "unknown agent adapter 'nope'",
+        ),
+        (
+            lambda t: t.replace("changes = 1", 'changes = "x"'),
+            "agents[1].options: agent 'random-search', option 'changes'",
+        ),
     ],
 )
-def test_bad_study_files_exit_2_with_the_reason(study_file: Path, capsys: pytest.CaptureFixture[str], edit, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_bad_study_files_exit_2_with_the_reason(
+    study_file: Path, capsys: pytest.CaptureFixture[str], edit, message: str
+) -> None:  # type: ignore[no-untyped-def]
     study_file.write_text(edit(study_file.read_text()))
     for action in ("run", "check"):
         assert main(["study", action, str(study_file)]) == 2
@@ -88,7 +105,9 @@ def test_bad_study_files_exit_2_with_the_reason(study_file: Path, capsys: pytest
     assert not (study_file.parent / "out" / "experiments.csv").exists()
 
 
-def test_quickstart_with_a_small_study(study_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_quickstart_with_a_small_study(
+    study_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     study_file.write_text(study_file.read_text().replace("experiments = 4", "experiments = 2"))
     assert main(["quickstart", "--study", str(study_file), "--plain"]) == 0
     out = capsys.readouterr().out
@@ -101,5 +120,8 @@ def test_quickstart_with_a_small_study(study_file: Path, capsys: pytest.CaptureF
 def test_find_quickstart(tmp_path: Path, repo_dir: Path) -> None:
     assert find_quickstart(cwd=repo_dir) == repo_dir / "examples" / "quickstart.toml"
     # from elsewhere, the source checkout's copy is found
-    assert find_quickstart(cwd=tmp_path).resolve() == (repo_dir / "examples" / "quickstart.toml").resolve()
+    assert (
+        find_quickstart(cwd=tmp_path).resolve()
+        == (repo_dir / "examples" / "quickstart.toml").resolve()
+    )
     assert find_quickstart(tmp_path / "mine.toml") == tmp_path / "mine.toml"

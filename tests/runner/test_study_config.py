@@ -54,7 +54,11 @@ def test_a_good_file(tmp_path: Path) -> None:
     rs, coord = c.agents
     assert (rs.label, rs.replicates, rs.experiments, rs.hours) == ("random-search", 2, 10, 0.5)
     assert (coord.label, coord.replicates, coord.experiments) == ("coord", 1, 4)
-    assert [(a.label, r) for a, r in c.runs] == [("random-search", 0), ("coord", 0), ("random-search", 1)]
+    assert [(a.label, r) for a, r in c.runs] == [
+        ("random-search", 0),
+        ("coord", 0),
+        ("random-search", 1),
+    ]
     assert c.run_seed("coord", 0) != c.run_seed("coord", 1) != c.run_seed("random-search", 1)
     data = c.to_dict()
     assert data["agents"][0]["options"] == {"params": ["MATRIX_LR"]}
@@ -63,7 +67,10 @@ def test_a_good_file(tmp_path: Path) -> None:
 
 def test_output_override_and_absolute_output(tmp_path: Path) -> None:
     path = _write(tmp_path, GOOD)
-    assert load_study(path, output="elsewhere", cwd=tmp_path).output == (tmp_path / "elsewhere").resolve()
+    assert (
+        load_study(path, output="elsewhere", cwd=tmp_path).output
+        == (tmp_path / "elsewhere").resolve()
+    )
     c = load_study(_write(tmp_path, 'output = "/tmp/x"\n' + GOOD), cwd=tmp_path)
     assert c.output == Path("/tmp/x")
 
@@ -76,17 +83,53 @@ def test_output_override_and_absolute_output(tmp_path: Path) -> None:
         ('name = "x"\n[[agents]]\nadapter = "tpe"\n', "agents[0]", "no limit"),
         ('name = "x"\nexperiments = 0\n[[agents]]\nadapter = "tpe"\n', "experiments", ">= 1"),
         ('name = "x"\nhours = -1\nexperiments = 2\n[[agents]]\nadapter = "tpe"\n', "hours", "> 0"),
-        ('name = "x"\nexperiments = "5"\n[[agents]]\nadapter = "tpe"\n', "experiments", "whole number"),
+        (
+            'name = "x"\nexperiments = "5"\n[[agents]]\nadapter = "tpe"\n',
+            "experiments",
+            "whole number",
+        ),
         ('name = "x"\nexperments = 5\n[[agents]]\nadapter = "tpe"\n', "experments", "unknown key"),
-        ('name = "x"\nexperiments = 5\n[training]\nbudget = 3\n[[agents]]\nadapter = "tpe"\n', "training.budget", "unknown key"),
-        ('name = "x"\nexperiments = 5\n[training]\ntrainer = "fast"\n[[agents]]\nadapter = "tpe"\n', "training.trainer", "real, synthetic"),
-        ('name = "x"\nexperiments = 5\n[training]\ntrain_py = "missing.py"\n[[agents]]\nadapter = "tpe"\n', "training.train_py", "not a file"),
-        ('name = "x"\nexperiments = 5\n[training]\noverrides = { depth = 3 }\n[[agents]]\nadapter = "tpe"\n', "training.overrides.depth", "UPPER_CASE"),
-        ('name = "x"\nexperiments = 5\n[keep]\nrelative = "yes"\n[[agents]]\nadapter = "tpe"\n', "keep.relative", "true or false"),
+        (
+            'name = "x"\nexperiments = 5\n[training]\nbudget = 3\n[[agents]]\nadapter = "tpe"\n',
+            "training.budget",
+            "unknown key",
+        ),
+        (
+            'name = "x"\nexperiments = 5\n[training]\ntrainer = "fast"\n[[agents]]\nadapter = "tpe"\n',
+            "training.trainer",
+            "real, synthetic",
+        ),
+        (
+            'name = "x"\nexperiments = 5\n[training]\ntrain_py = "missing.py"\n[[agents]]\nadapter = "tpe"\n',
+            "training.train_py",
+            "not a file",
+        ),
+        (
+            'name = "x"\nexperiments = 5\n[training]\noverrides = { depth = 3 }\n[[agents]]\nadapter = "tpe"\n',
+            "training.overrides.depth",
+            "UPPER_CASE",
+        ),
+        (
+            'name = "x"\nexperiments = 5\n[keep]\nrelative = "yes"\n[[agents]]\nadapter = "tpe"\n',
+            "keep.relative",
+            "true or false",
+        ),
         ('name = "x"\nexperiments = 5\n[[agents]]\nlabel = "a"\n', "agents[0].adapter", "missing"),
-        ('name = "x"\nexperiments = 5\n[[agents]]\nadapter = "tpe"\nlabel = "a b"\n', "agents[0].label", "usable label"),
-        ('name = "x"\nexperiments = 5\n[[agents]]\nadapter = "tpe"\n[[agents]]\nadapter = "tpe"\n', "agents[1].label", "unique"),
-        ('name = "x"\nexperiments = 5\n[[agents]]\nadapter = "tpe"\noptions = 3\n', "agents[0].options", "a table"),
+        (
+            'name = "x"\nexperiments = 5\n[[agents]]\nadapter = "tpe"\nlabel = "a b"\n',
+            "agents[0].label",
+            "usable label",
+        ),
+        (
+            'name = "x"\nexperiments = 5\n[[agents]]\nadapter = "tpe"\n[[agents]]\nadapter = "tpe"\n',
+            "agents[1].label",
+            "unique",
+        ),
+        (
+            'name = "x"\nexperiments = 5\n[[agents]]\nadapter = "tpe"\noptions = 3\n',
+            "agents[0].options",
+            "a table",
+        ),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, text: str, key: str, reason: str) -> None:
@@ -123,13 +166,27 @@ def test_keep_rule() -> None:
 def test_fingerprint_allows_limits_but_not_settings(tmp_path: Path) -> None:
     base = {"name": "x", "experiments": 5, "agents": [{"adapter": "tpe"}]}
     c1 = parse_study(base, base_dir=tmp_path, cwd=tmp_path)
-    more = parse_study({**base, "experiments": 50, "agents": [{"adapter": "tpe"}, {"adapter": "replay", "options": {"files": ["a"]}}]}, base_dir=tmp_path, cwd=tmp_path)
-    compare_fingerprints(c1.fingerprint(), more.fingerprint(), tmp_path)  # raising limits, adding agents: fine
+    more = parse_study(
+        {
+            **base,
+            "experiments": 50,
+            "agents": [{"adapter": "tpe"}, {"adapter": "replay", "options": {"files": ["a"]}}],
+        },
+        base_dir=tmp_path,
+        cwd=tmp_path,
+    )
+    compare_fingerprints(
+        c1.fingerprint(), more.fingerprint(), tmp_path
+    )  # raising limits, adding agents: fine
     other = parse_study({**base, "training": {"budget_s": 3}}, base_dir=tmp_path, cwd=tmp_path)
     with pytest.raises(StudyConfigError, match="training"):
         compare_fingerprints(c1.fingerprint(), other.fingerprint(), tmp_path)
-    changed = parse_study({**base, "agents": [{"adapter": "tpe", "options": {"startup_trials": 2}}]}, base_dir=tmp_path, cwd=tmp_path)
-    with pytest.raises(StudyConfigError, match="agents.tpe"):
+    changed = parse_study(
+        {**base, "agents": [{"adapter": "tpe", "options": {"startup_trials": 2}}]},
+        base_dir=tmp_path,
+        cwd=tmp_path,
+    )
+    with pytest.raises(StudyConfigError, match=r"agents\.tpe"):
         compare_fingerprints(c1.fingerprint(), changed.fingerprint(), tmp_path)
 
 

@@ -25,7 +25,9 @@ from tests.runner.study_helpers import MINI_TRAIN_PY
 
 def _ws(tmp_path: Path) -> Workspace:
     return Workspace.create(
-        tmp_path / "ws", train_py=MINI_TRAIN_PY, files={"program.md": "# protocol\n", "run_experiment": "#!/bin/sh\n"}
+        tmp_path / "ws",
+        train_py=MINI_TRAIN_PY,
+        files={"program.md": "# protocol\n", "run_experiment": "#!/bin/sh\n"},
     )
 
 
@@ -86,7 +88,7 @@ def test_a_half_made_workspace_is_made_again(tmp_path: Path) -> None:
 def test_missing_train_py_is_a_clear_error(tmp_path: Path) -> None:
     ws = _ws(tmp_path)
     ws.train_py.unlink()
-    with pytest.raises(WorkspaceError, match="train.py is missing"):
+    with pytest.raises(WorkspaceError, match=r"train\.py is missing"):
         ws.read_train_py()
     with pytest.raises(WorkspaceError, match="missing or not a regular file"):
         ws.commit_experiment(1, "gone")
@@ -127,14 +129,32 @@ def test_protocol_text() -> None:
     assert "Study `s`, agent `claude`, run 2." in text
     assert "5 minutes of wall-clock" in text and "8 minutes" in text
     assert "at most **163 experiments**" in text
-    for must in ("What you may change", "Simplicity", "Do not stop", "./run_experiment --log", "reset", "keep", "crash", "train.py"):
+    for must in (
+        "What you may change",
+        "Simplicity",
+        "Do not stop",
+        "./run_experiment --log",
+        "reset",
+        "keep",
+        "crash",
+        "train.py",
+    ):
         assert must in text
     assert "$" not in text  # every placeholder was filled
 
 
 def _row(status: str, val: float | None, index: int = 1) -> Experiment:
     return Experiment.from_values(
-        {"study": "s", "agent": "a", "run": 0, "index": index, "status": status, "val_bpb": val, "description": "d", "error": None if val else "oom: out of memory"}
+        {
+            "study": "s",
+            "agent": "a",
+            "run": 0,
+            "index": index,
+            "status": status,
+            "val_bpb": val,
+            "description": "d",
+            "error": None if val else "oom: out of memory",
+        }
     )
 
 
@@ -169,7 +189,7 @@ def test_live_progress_redraws_in_place() -> None:
     assert first.count("\n") == 3 and "rand run 0" in first and "tpe run 0" in first
     views[0].done, views[0].best, views[0].last_status = 3, 1.234567, "discard"
     p.experiment_done(views[0], _row("discard", 1.3))
-    second = out.getvalue()[len(first):]
+    second = out.getvalue()[len(first) :]
     assert second.startswith("\x1b[3F")  # back to the top of the table
     assert "3/5" in second and "1.234567" in second and "discard" in second and "1:05" in second
     p.close()

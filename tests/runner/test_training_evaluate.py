@@ -33,8 +33,8 @@ def hand_bpb(
     nats = 0.0
     nbytes = 0
     for xs, ys in batches:
-        for x_row, y_row in zip(xs, ys):
-            for x, y in zip(x_row, y_row):
+        for x_row, y_row in zip(xs, ys, strict=True):
+            for x, y in zip(x_row, y_row, strict=True):
                 if y < 0 or TOKEN_BYTES[y] == 0:
                     continue
                 logits = table[x]

@@ -36,6 +36,8 @@ import polars as pl
 from hpdream_analysis import _charts as charts
 from hpdream_analysis import _html as html
 from hpdream_analysis._hypotheses import hypotheses
+from hpdream_analysis._schema import TRAJECTORY
+from hpdream_analysis._stats import aggregate_runs
 from hpdream_analysis._summary import DEFAULT_CATEGORIES
 from hpdream_core import HpdreamError, LineReport, Taxonomy
 
@@ -46,7 +48,7 @@ FORMATS: Final = ("png", "svg", "pdf")
 #: Pixel scale of PNG figures (2: sharp on high-density screens and in print).
 PNG_SCALE: Final = 2.0
 
-_KEYS: Final = ["study", "agent", "run"]
+_KEYS: Final = list(TRAJECTORY)
 
 
 # --- the document model ------------------------------------------------------
@@ -126,8 +128,10 @@ class Report:
     def figures(self) -> list[Figure]:
         return [b for b in self.blocks if isinstance(b, Figure)]
 
-    def to_markdown(self, figure_dir: str = "figures") -> str:
-        """FINDINGS.md: the blocks as GitHub Markdown, figures as PNG links."""
+    def to_markdown(self, figure_dir: str = "figures", formats: Sequence[str] = FORMATS) -> str:
+        """FINDINGS.md: the blocks as GitHub Markdown. Figures are shown from
+        ``figure_dir`` in the first of PNG, SVG that ``formats`` holds, and linked
+        in each format; with no formats, their captions point to report.html."""
         out = [f"# {self.title}", "", f"_{_md_text(self.subtitle)}_", ""]
         for block in self.blocks:
             if isinstance(block, Heading):
@@ -139,14 +143,7 @@ class Report:
             elif isinstance(block, Table):
                 out += _md_table(block)
             else:
-                link = f"{figure_dir}/{block.name}"
-                out += [
-                    f"![{_md_text(block.title)}]({link}.png)",
-                    "",
-                    f"*{_md_text(block.title)}.* {_md_text(block.caption)} "
-                    f"([SVG]({link}.svg), [PDF]({link}.pdf))",
-                    "",
-                ]
+                out += _md_figure(block, figure_dir, formats)
         return "\n".join(out).rstrip() + "\n"
 
     def to_html(self) -> str:
@@ -213,6 +210,17 @@ def _md_text(text: str) -> str:
         return m.group() if inside else "".join("\\" + c for c in m.group())
 
     return _MD_SPECIAL.sub(escape, one_line)
+
+
+def _md_figure(figure: Figure, figure_dir: str, formats: Sequence[str]) -> list[str]:
+    link = f"{figure_dir}/{figure.name}"
+    title = _md_text(figure.title)
+    shown = next((f for f in ("png", "svg") if f in formats), None)
+    out = [f"![{title}]({link}.{shown})", ""] if shown else []
+    files = ", ".join(f"[{f.upper()}]({link}.{f})" for f in formats)
+    where = f" ({files})" if files else " (interactive in report.html)"
+    out += [f"*{title}.* {_md_text(figure.caption)}{where}", ""]
+    return out
 
 
 def _md_table(table: Table) -> list[str]:
@@ -347,6 +355,8 @@ def _build(
     blocks += _overview(p, differ, sources, skipped)
     steps("results table")
     blocks += _results(p, summary, differ)
+    if p.replicated:
+        blocks += _replicates(p, summary)
     steps("hypotheses")
     blocks += _hypotheses(p, context_pair)
     steps("agent profiles")
@@ -391,16 +401,16 @@ def _overview(
         blocks.append(
             Note(
                 f"The runs' baselines differ (val_bpb {float(values.min()):.4f} to "  # type: ignore[arg-type]
-                f"{float(values.max()):.4f}): they trained on other hardware, data, budgets or "  # type: ignore[arg-type]
-                "models, so their absolute val_bpb does not compare. Runs are ranked by their gain "
-                "over their own baseline; the absolute values stand beside it."
+                f"{float(values.max()):.4f}). Runs on other hardware, data, budgets or models "  # type: ignore[arg-type]
+                "start from other baselines, and their absolute val_bpb does not compare: runs are "
+                "ranked by their gain over their own baseline, with the absolute values beside it."
             )
         )
     missing = base.filter(pl.col("baseline_val_bpb").is_null())["trajectory"].to_list()
     if missing:
         blocks.append(
             Note(
-                f"No baseline val_bpb for {', '.join(missing)} (the first run crashed): no gain "
+                f"No baseline val_bpb for {', '.join(missing)} (the baseline crashed): no gain "
                 "can be computed there, and such runs rank last when runs are ranked by gain."
             )
         )
@@ -471,6 +481,51 @@ def _results(p: charts.Prepared, summary: pl.DataFrame, differ: bool) -> list[Bl
     )
     numeric = (True, False, True, True, True, True, True, True, True, True)
     return [Heading("Results"), Table(header, tuple(rows), numeric, caption)]
+
+
+#: Metrics aggregated over an agent's runs: (column, heading, format).
+_REPLICATED: Final = (
+    ("best_val_bpb", "best val_bpb", "num"),
+    ("relative_gain", "gain", "pct"),
+    ("success_rate", "success rate", "pct"),
+    ("categories_explored", "categories explored", "num1"),
+    ("category_entropy_bits", "entropy (bits)", "num2"),
+    ("max_dry_streak", "longest dry streak", "num1"),
+)
+
+
+def _replicates(p: charts.Prepared, summary: pl.DataFrame) -> list[Block]:
+    metrics = [m for m, _, _ in _REPLICATED]
+    table = aggregate_runs(summary, metrics, by=("study", "agent"))
+    labels = summary.select("study", "agent", "agent_label").unique()
+    table = table.join(labels, on=["study", "agent"], how="left")
+    rows = []
+    for (label,), group in table.group_by(["agent_label"], maintain_order=True):
+        by_metric = {r["metric"]: r for r in group.iter_rows(named=True)}
+        cells = [Cell(str(label), str(label)), Cell(str(group["runs"].max()), group["runs"].max())]
+        for metric, _, kind in _REPLICATED:
+            r = by_metric[metric]
+            cells.append(Cell(_mean_se(r["mean"], r["std_error"], kind), _sort(r["mean"])))
+        rows.append(tuple(cells))
+    rows.sort(key=lambda row: row[0].text)
+    header = ("agent", "runs", *(h for _, h, _ in _REPLICATED))
+    caption = (
+        "Mean ± standard error over each agent's runs (the 95 % bootstrap intervals are in "
+        "aggregate_runs())."
+    )
+    numeric = (False, *([True] * (1 + len(_REPLICATED))))
+    return [Heading("Replicates"), Table(header, tuple(rows), numeric, caption)]
+
+
+def _mean_se(mean: float | None, se: float | None, kind: str) -> str:
+    if mean is None:
+        return "–"
+    if kind == "pct":
+        text = _pct(mean)
+        return text if se is None else f"{text} ± {100 * se:.1f}"
+    digits = {"num": 4, "num1": 1, "num2": 2}[kind]
+    text = _num(mean, digits)
+    return text if se is None else f"{text} ± {se:.{digits}f}"
 
 
 def _hypotheses(p: charts.Prepared, context_pair: tuple[str, str] | None) -> list[Block]:
@@ -811,7 +866,7 @@ def write_report(
         if formats:
             save_chart(figure.spec, figures / figure.name, *formats)
     steps("FINDINGS.md")
-    (out / "FINDINGS.md").write_text(report.to_markdown(), encoding="utf-8")
+    (out / "FINDINGS.md").write_text(report.to_markdown(formats=formats), encoding="utf-8")
     steps("report.html")
     page = out / "report.html"
     page.write_text(report.to_html(), encoding="utf-8")

@@ -21,6 +21,7 @@ from hpdream_analysis._metrics import (
     running_best,
 )
 from hpdream_analysis._schema import SCHEMA, TRAJECTORY, require
+from hpdream_core import STATUSES
 
 _KEYS = list(TRAJECTORY)
 
@@ -139,9 +140,11 @@ def _statuses(after: str | Iterable[str] | None) -> list[str] | None:
         return None
     if after == "failure":
         return list(FAILURES)
-    if isinstance(after, str):
-        return [after]
-    return list(after)
+    chosen = [after] if isinstance(after, str) else list(after)
+    unknown = [s for s in chosen if s not in STATUSES]
+    if unknown:
+        raise StatisticsError(f"after: unknown status(es) {unknown}; use {STATUSES} or 'failure'")
+    return chosen
 
 
 def transition_matrix(

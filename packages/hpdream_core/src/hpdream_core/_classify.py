@@ -48,13 +48,13 @@ from hpdream_core._params import (
     _PATTERN_WORD,
     _STOP,
     _VERBS,
+    BOTTLENECK,
     CHANGE,
     CONTEXT,
     DETAIL,
     EVIDENCE,
     HYPOTHESIS,
     NEGATED,
-    NUM,
     OPAQUE,
     PAREN,
     PLAIN,
@@ -72,7 +72,6 @@ from hpdream_core._params import (
     keyword_words,
     word_parts,
 )
-from hpdream_core._params import BOTTLENECK as _BOTTLENECK
 from hpdream_core._taxonomy import Taxonomy, default_taxonomy
 
 _ROLE_WEIGHT: Final = {
@@ -80,7 +79,7 @@ _ROLE_WEIGHT: Final = {
     DETAIL: 0.5,
     PAREN: 0.4,
     HYPOTHESIS: 0.5,
-    _BOTTLENECK: 0.4,
+    BOTTLENECK: 0.4,
     EVIDENCE: 0.1,
     RESULT: 0.05,
 }
@@ -233,16 +232,19 @@ class _Rules:
     # -- matching ------------------------------------------------------------
 
     def match(self, tokens: Sequence[Token]) -> tuple[list[tuple[str | None, int]], list[_Match]]:
+        word_units = self.word_units
         units: list[tuple[str | None, int]] = []
+        append = units.append
         for idx, t in enumerate(tokens):
-            if t.kind == WORD:
-                units.extend((part, idx) for part in self.word_units(t.text))
-            elif t.kind == OPAQUE:
-                units.extend((part, idx) for part in word_parts(t.text))
-            elif t.kind == NUM:
-                units.append((None, idx))
+            kind = t.kind
+            if kind == WORD:
+                for part in word_units(t.text):
+                    append((part, idx))
+            elif kind == OPAQUE:
+                for part in word_parts(t.text):
+                    append((part, idx))
             else:
-                units.append((None, idx))
+                append((None, idx))
         matches: list[_Match] = []
         single, phrases, prefixes = self.single, self.phrases, self.prefixes
         j = len(units) - 1
@@ -263,9 +265,13 @@ class _Rules:
                 found = _Match(j, j, single[unit])
             if prefixes:
                 for words, entry in prefixes.get(unit[:3], ()):
-                    if unit.startswith(words[-1][:-1]) and _fits(units, j, words[:-1], 1):
-                        if found is None or len(words) > found.last - found.first + 1:
-                            found = _Match(j - len(words) + 1, j, entry)
+                    longer = found is None or len(words) > found.last - found.first + 1
+                    if (
+                        longer
+                        and unit.startswith(words[-1][:-1])
+                        and _fits(units, j, words[:-1], 1)
+                    ):
+                        found = _Match(j - len(words) + 1, j, entry)
             if found is not None:
                 matches.append(found)
                 j = found.first - 1
@@ -275,7 +281,9 @@ class _Rules:
         return units, matches
 
 
-def _fits(units: Sequence[tuple[str | None, int]], j: int, words: tuple[str, ...], skip: int = 0) -> bool:
+def _fits(
+    units: Sequence[tuple[str | None, int]], j: int, words: tuple[str, ...], skip: int = 0
+) -> bool:
     """Do the units ending at j - skip spell ``words``?"""
     end = j - skip
     start = end - len(words) + 1
@@ -288,16 +296,20 @@ def _fits(units: Sequence[tuple[str | None, int]], j: int, words: tuple[str, ...
     return True
 
 
+# evidence for a keyword: text, or what is needed to write it (written only if shown)
+_Note = str | tuple[Analysis, list[tuple[str | None, int]], _Match, str, bool]
+
+
 @attrs.define
 class _Tally:
     score: dict[str, float] = attrs.Factory(dict)
     main: dict[str, float] = attrs.Factory(dict)  # from the change itself
     sub: dict[tuple[str, str], float] = attrs.Factory(dict)
     first: dict[str, int] = attrs.Factory(dict)
-    evidence: dict[str, list[tuple[float, str]]] = attrs.Factory(dict)
+    evidence: dict[str, list[tuple[float, _Note]]] = attrs.Factory(dict)
     change_heads: dict[str, None] = attrs.Factory(dict)
 
-    def add(self, entry: _Entry, w: float, pos: int, note: str, main: bool = True) -> None:
+    def add(self, entry: _Entry, w: float, pos: int, note: _Note, main: bool = True) -> None:
         c = entry.category
         self.score[c] = self.score.get(c, 0.0) + w
         if main:
@@ -388,17 +400,21 @@ def _score_text(rules: _Rules, tally: _Tally, analysis: Analysis, rank: int) -> 
                 * (1.0 + 0.25 * (size - 1))
                 * (1.0 if m is head else _MODIFIER)
             )
-            label = entry.category if entry.sub is None else f"{entry.category}/{entry.sub}"
-            role = where if m is head else f"{where}, modifier"
             main = tok.role == CHANGE and tok.depth == 0
-            tally.add(
-                entry,
-                w,
-                tok.start,
-                f'text: "{_span(analysis, tokens, units, m)}" ({role}) -> {label}',
-                main,
-            )
+            # the note is written only if it is shown
+            tally.add(entry, w, tok.start, (analysis, units, m, where, m is head), main)
     return rank
+
+
+def _note(note: _Note) -> str:
+    if isinstance(note, str):
+        return note
+    analysis, units, m, where, is_head = note
+    entry = m.entry
+    assert entry is not None
+    label = entry.category if entry.sub is None else f"{entry.category}/{entry.sub}"
+    role = where if is_head else f"{where}, modifier"
+    return f'text: "{_span(analysis, analysis.tokens, units, m)}" ({role}) -> {label}'
 
 
 def _scope_name(scope: int) -> str:
@@ -426,7 +442,7 @@ def _decide(rules: _Rules, tally: _Tally) -> tuple[str, str | None, float] | Non
 
 def _text_evidence(tally: _Tally, category: str) -> list[str]:
     notes = sorted(tally.evidence.get(category, []), key=lambda x: -x[0])[:_EVIDENCE_SHOWN]
-    out = [f"{note} [{w:.2f}]" for w, note in notes]
+    out = [f"{_note(note)} [{w:.2f}]" for w, note in notes]
     others = sorted(
         (c for c in tally.score if c != category and tally.score[c] >= _MIN_SCORE),
         key=lambda c: -tally.score[c],
@@ -469,61 +485,44 @@ class Classifier:
         new_code: str | None = None,
     ) -> Label:
         """Classify one experiment from its text and, when given both, its train.py before and after."""
-        text_label, analysis, more = self._classify_text(description or "", hypothesis)
+        text_label, analysis, decided = self._classify_text(description or "", hypothesis)
         if old_code is None or new_code is None:
             return text_label
         diff = diff_train_py(old_code, new_code)
-        return self._with_diff(text_label, diff, analysis, more)
+        return self._with_diff(text_label, decided, diff, analysis)
 
     # -- text ----------------------------------------------------------------
 
     def _classify_text(
         self, description: str, hypothesis: str | None, want_params: bool = True
-    ) -> tuple[Label, Analysis, Analysis | None]:
+    ) -> tuple[Label, Analysis, bool]:
+        """The label from text, the analysis, and whether the text named anything at all."""
         tax = self.taxonomy
         analysis = analyse(description)
         more = analyse(hypothesis, HYPOTHESIS) if hypothesis and hypothesis.strip() else None
         if analysis.baseline is not None and tax.baseline is not None:
-            label = Label(
-                tax.baseline,
-                None,
-                False,
-                (f'text: "{analysis.baseline}" -> re-measures the baseline -> {tax.baseline}',),
-            )
-            return label, analysis, more
+            note = f'text: "{analysis.baseline}" -> re-measures the baseline -> {tax.baseline}'
+            return Label(tax.baseline, None, False, (note,)), analysis, True
         params = extract_text_params(analysis, more) if want_params else ()
         if analysis.revert is not None and tax.revert is not None:
             cat, sub = tax.revert
-            where = cat if sub is None else f"{cat}/{sub}"
-            label = Label(
-                cat, sub, False, (f'text: "{analysis.revert}" -> a revert -> {where}',), params
-            )
-            return label, analysis, more
+            note = f'text: "{analysis.revert}" -> a revert -> {_where(cat, sub)}'
+            return Label(cat, sub, False, (note,), params), analysis, True
         tally = _Tally()
         rank = _score_text(self._rules, tally, analysis, 0)
         if more is not None:
             _score_text(self._rules, tally, more, rank)
         decided = _decide(self._rules, tally)
         if decided is None:
-            note = (
-                "text: no keyword of the taxonomy matched"
-                if description.strip()
-                else "text: empty description"
+            why = (
+                "no keyword of the taxonomy matched" if description.strip() else "empty description"
             )
-            return (
-                Label(
-                    tax.fallback, None, False, (f"{note} -> {tax.fallback} (the fallback)",), params
-                ),
-                analysis,
-                more,
-            )
+            note = f"text: {why} -> {tax.fallback} (the fallback)"
+            return Label(tax.fallback, None, False, (note,), params), analysis, False
         category, sub, _ = decided
         multi = len(tally.change_heads) > 1
-        return (
-            Label(category, sub, multi, tuple(_text_evidence(tally, category)), params),
-            analysis,
-            more,
-        )
+        evidence = tuple(_text_evidence(tally, category))
+        return Label(category, sub, multi, evidence, params), analysis, True
 
     # -- code ----------------------------------------------------------------
 
@@ -536,8 +535,8 @@ class Classifier:
         if decided is None:
             return None
         cat, sub, _ = decided
-        best = sorted(tally.evidence.get(cat, []), key=lambda x: -x[0])
-        why = best[0][1].split('"')[1] if best and '"' in best[0][1] else text
+        best = [_note(n) for _, n in sorted(tally.evidence.get(cat, []), key=lambda x: -x[0])]
+        why = best[0].split('"')[1] if best and '"' in best[0] else text
         return cat, sub, why
 
     def _glob(
@@ -550,7 +549,7 @@ class Classifier:
         return None
 
     def _constant(self, c: ConstantChange) -> tuple[str, str | None, str]:
-        what = f"constant {c.name} {_show(c.old_source, c.old)} -> {_show(c.new_source, c.new)}"
+        what = f"constant {c.name} {_show(c.old_source)} -> {_show(c.new_source)}"
         by_words = self._name_category([c.short_name])
         if by_words is not None:
             cat, sub, why = by_words
@@ -571,7 +570,9 @@ class Classifier:
         parts = s.name.split(".")
         if not s.name.startswith("<"):
             # the method's name first, then its class's: GPT.setup_optimizer is optimizer code
-            globs = [g for g in (self._glob(self._rules.symbol_globs, p) for p in reversed(parts)) if g]
+            globs = [
+                g for g in (self._glob(self._rules.symbol_globs, p) for p in reversed(parts)) if g
+            ]
             if globs:
                 cat, sub, pattern = globs[0]
                 if sub is None:
@@ -605,7 +606,7 @@ class Classifier:
         if decided is None:
             return None
         cat, sub, _ = decided
-        names = sorted({note for _, note in tally.evidence[cat]})[:3]
+        names = sorted({_note(note) for _, note in tally.evidence[cat]})[:3]
         return cat, sub, ", ".join(names)
 
     def _content_sub(self, category: str, words: Sequence[str]) -> str | None:
@@ -619,36 +620,35 @@ class Classifier:
         return max(subs, key=lambda x: x[1])[0] if subs else None
 
     def _with_diff(
-        self, text_label: Label, diff: CodeDiff, analysis: Analysis, more: Analysis | None
+        self, text_label: Label, text_decided: bool, diff: CodeDiff, analysis: Analysis
     ) -> Label:
         tax = self.taxonomy
-        text_decided = not text_label.evidence[0].startswith(
-            "text: no keyword"
-        ) and not text_label.evidence[0].startswith("text: empty")
         notes: list[str] = []
         if diff.error:
             notes.append(
                 f"diff: {diff.error}; classified from the text where the code could not be read"
             )
         if not diff.changed:
-            evidence = (*notes, "diff: train.py is unchanged", *text_label.evidence)
             disagreement = None
             if text_decided and text_label.category != tax.baseline and not diff.error:
                 disagreement = (
                     f"the text describes a change ({text_label.category}) but train.py is unchanged"
                 )
-            params = text_label.params
-            return attrs.evolve(
-                text_label, evidence=evidence, disagreement=disagreement, params=params
-            )
+            evidence = (*notes, "diff: train.py is unchanged", *text_label.evidence)
+            return attrs.evolve(text_label, evidence=evidence, disagreement=disagreement)
         weights: dict[str, float] = {}
         first: dict[str, int] = {}
         subs: dict[str, dict[str | None, float]] = {}
+
+        def count(cat: str, sub: str | None, w: float, position: int) -> None:
+            weights[cat] = weights.get(cat, 0.0) + w
+            first.setdefault(cat, position)
+            cat_subs = subs.setdefault(cat, {})
+            cat_subs[sub] = cat_subs.get(sub, 0.0) + w
+
         for i, c in enumerate(diff.constants):
             cat, sub, note = self._constant(c)
-            weights[cat] = weights.get(cat, 0.0) + 1.0
-            first.setdefault(cat, c.line * 1000 + i)
-            subs.setdefault(cat, {})[sub] = subs.get(cat, {}).get(sub, 0.0) + 1.0
+            count(cat, sub, 1.0, c.line * 1000 + i)
             notes.append(note)
         for i, s in enumerate(diff.symbols):
             cat, sub, note = self._symbol(s)
@@ -656,19 +656,22 @@ class Classifier:
                 # code that does not parse says little about the change: shown, not counted
                 notes.append(note + " (not counted: the file does not parse)")
                 continue
-            w = (0.5 if s.name.startswith("<") else 1.0) + min(s.lines, 40) / 40
-            weights[cat] = weights.get(cat, 0.0) + w
-            first.setdefault(cat, s.line * 1000 + i)
-            subs.setdefault(cat, {})[sub] = subs.get(cat, {}).get(sub, 0.0) + w
+            # a function counts 1 to 2 by its changed lines, module code half as much
+            count(
+                cat,
+                sub,
+                (0.5 if s.name.startswith("<") else 1.0) + min(s.lines, 40) / 40,
+                s.line * 1000 + i,
+            )
             notes.append(note)
-        disagreement = None
+        params = diff.params if not diff.error or diff.params else text_label.params
         if analysis.revert is not None and tax.revert is not None:
             cat, sub = tax.revert
-            params = diff.params if not diff.error or diff.params else text_label.params
-            return Label(cat, sub, False, (*text_label.evidence, *notes), params, None)
+            return Label(cat, sub, False, (*text_label.evidence, *notes), params)
         if not weights:
             # nothing countable changed (only code that does not parse): the text decides
             return attrs.evolve(text_label, evidence=(*notes, *text_label.evidence))
+        disagreement = None
         if text_decided and text_label.category in weights:
             # the text names the main change among those the diff makes
             category = text_label.category
@@ -681,13 +684,11 @@ class Classifier:
             if text_decided:
                 touched = ", ".join(sorted(weights, key=lambda c: -weights[c]))
                 disagreement = (
-                    f"the text points to {text_label.category}"
-                    + (f"/{text_label.subcategory}" if text_label.subcategory else "")
-                    + f" but the diff changes {touched}"
+                    f"the text points to {_where(text_label.category, text_label.subcategory)} "
+                    f"but the diff changes {touched}"
                 )
-        params = diff.params if not diff.error or diff.params else text_label.params
-        text_notes = [f"{e}" for e in text_label.evidence]
-        return Label(category, sub, len(weights) > 1, (*notes, *text_notes), params, disagreement)
+        evidence = (*notes, *text_label.evidence)
+        return Label(category, sub, len(weights) > 1, evidence, params, disagreement)
 
 
 def _best_sub(subs: dict[str | None, float]) -> str | None:
@@ -697,10 +698,8 @@ def _best_sub(subs: dict[str | None, float]) -> str | None:
     return max(named, key=lambda k: named[k])
 
 
-def _show(source: str | None, value: object) -> str:
-    if source is None:
-        return "(none)"
-    return source
+def _show(source: str | None) -> str:
+    return "(none)" if source is None else source
 
 
 def _where(cat: str, sub: str | None) -> str:

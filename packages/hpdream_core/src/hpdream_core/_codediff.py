@@ -162,14 +162,32 @@ _SYMBOL_KINDS: Final = _patterns(
         "*layer* *moe* *expert* *router*",
     ),
 )
+# identifiers on changed lines that point to a kind of code
 _CONTENT_WORDS: Final = {
-    "model": "attention attn mlp embedding embeddings embed norm rms_norm rmsnorm layernorm block blocks head heads rotary rope softcap tanh relu gelu silu swiglu residual resid lambda lambdas x0 wte lm_head c_fc c_proj c_q c_k c_v n_embd n_head n_kv_head n_layer window ve ve_gate gate init std scaled_dot_product_attention sdpa q k v",
-    "optimizer": "optimizer optim muon adam adamw betas beta1 beta2 eps momentum nesterov zeropower newton schulz clip_grad_norm clip_grad_norm_ param_groups ema lerp orthogonalize",
-    "schedule": "lr_multiplier get_lr_multiplier warmup warmdown cooldown progress schedule cosine frac final_lr_frac get_muon_momentum",
-    "data": "dataloader loader tokenizer tokenize tokens shuffle dataset shard shards pack packing bos documents",
+    "model": (
+        "attention attn mlp embedding embeddings embed norm rms_norm rmsnorm layernorm block "
+        "blocks head heads rotary rope softcap tanh relu gelu silu swiglu residual resid "
+        "lambda lambdas x0 wte lm_head c_fc c_proj c_q c_k c_v n_embd n_head n_kv_head "
+        "n_layer window ve ve_gate gate init std scaled_dot_product_attention sdpa q k v"
+    ),
+    "optimizer": (
+        "optimizer optim muon adam adamw betas beta1 beta2 eps momentum nesterov zeropower "
+        "newton schulz clip_grad_norm clip_grad_norm_ param_groups ema lerp orthogonalize"
+    ),
+    "schedule": (
+        "lr_multiplier get_lr_multiplier warmup warmdown cooldown progress schedule cosine "
+        "frac final_lr_frac get_muon_momentum"
+    ),
+    "data": (
+        "dataloader loader tokenizer tokenize tokens shuffle dataset shard shards pack "
+        "packing bos documents"
+    ),
     "loss": "loss cross_entropy z_loss label_smoothing logsumexp aux_loss",
     "evaluation": "eval evaluate evaluate_bpb bpb val",
-    "systems": "compile autocast bfloat16 float16 float32 fp8 cuda synchronize memory empty_cache set_float32_matmul_precision tf32 dtype checkpoint",
+    "systems": (
+        "compile autocast bfloat16 float16 float32 fp8 cuda synchronize memory empty_cache "
+        "set_float32_matmul_precision tf32 dtype checkpoint"
+    ),
     "training": "backward zero_grad grad_accum grad_accum_steps step train_loss",
 }
 _CONTENT_INDEX: Final = {w: kind for kind, words in _CONTENT_WORDS.items() for w in words.split()}

@@ -864,8 +864,8 @@ def parse_value(text: str) -> Value:
     if scale == 1.0 and re.fullmatch(r"[-+]?\d+", body):
         return int(body)
     v = float(body) * scale
-    if scale >= 1 and v.is_integer() and abs(v) < 2**63:
-        return int(v)
+    if scale > 1 and v.is_integer() and abs(v) < 2**63:
+        return int(v)  # 262K
     return _tidy(v)
 
 

@@ -119,7 +119,7 @@ class Category:
         return tuple(s.key for s in self.subcategories)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Taxonomy:
     """A set of categories; ``fallback`` is the category of text that matches nothing.
 

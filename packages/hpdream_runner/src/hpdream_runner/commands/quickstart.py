@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("-o", "--output", type=Path, help="output folder (default: runs/quickstart)")
     p.add_argument("--study", type=Path, help=f"study file (default: {QUICKSTART})")
-    p.add_argument("--plain", action="store_true", help="plain progress lines instead of the live table")
+    p.add_argument(
+        "--plain", action="store_true", help="plain progress lines instead of the live table"
+    )
     p.set_defaults(func=run)
 
 

@@ -21,7 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    run = actions.add_parser("run", help="run (or resume) a study", description="Run or resume a study.")
+    run = actions.add_parser(
+        "run", help="run (or resume) a study", description="Run or resume a study."
+    )
     run.add_argument("study", type=Path, metavar="STUDY.toml")
     run.add_argument("-o", "--output", type=Path, help="output folder (default: the file's output)")
     run.add_argument(
@@ -38,7 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Validate a study file (keys, agents and their options) without running it.",
     )
     check.add_argument("study", type=Path, metavar="STUDY.toml")
-    check.add_argument("-o", "--output", type=Path, help="output folder (default: the file's output)")
+    check.add_argument(
+        "-o", "--output", type=Path, help="output folder (default: the file's output)"
+    )
     check.set_defaults(func=check_study)
 
     status = actions.add_parser(
@@ -46,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="show how far each run of a study got",
         description="Show each run of a study: experiments, best val_bpb, kept, crashed, state.",
     )
-    status.add_argument("target", type=Path, metavar="STUDY.toml|OUTPUT", help="a study file or its output folder")
+    status.add_argument(
+        "target", type=Path, metavar="STUDY.toml|OUTPUT", help="a study file or its output folder"
+    )
     status.add_argument("--json", action="store_true", help="print JSON")
     status.set_defaults(func=show_status)
 
@@ -68,7 +74,9 @@ def print_runs(runs: Any) -> None:
         best = "-" if r.best_val_bpb is None else f"{r.best_val_bpb:.6f}"
         name = f"{r.label} run {r.run}"
         reason = f": {r.reason}" if r.reason else ""
-        print(f"{name:<32} {r.experiments:>11} {best:>12} {r.kept:>5} {r.crashed:>8}  {r.state}{reason}")
+        print(
+            f"{name:<32} {r.experiments:>11} {best:>12} {r.kept:>5} {r.crashed:>8}  {r.state}{reason}"
+        )
 
 
 def execute(study_path: Path, output: Path | None, progress: Any) -> Any:
@@ -120,7 +128,10 @@ def check_study(args: argparse.Namespace) -> int:
     for p in problems:
         print(f"warning: {p}", file=sys.stderr)
     runs = len(config.runs)
-    print(f"{args.study}: valid; {len(config.agents)} agent(s), {runs} run(s), output {config.output}", file=sys.stderr)
+    print(
+        f"{args.study}: valid; {len(config.agents)} agent(s), {runs} run(s), output {config.output}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -34,6 +34,7 @@ from hpdream_runner.study._orchestrator import (
     TrainPyGuard,
     baseline_source,
     default_guard,
+    recreate_agent,
     study_status,
 )
 from hpdream_runner.study._progress import (
@@ -97,6 +98,7 @@ __all__ = [
     "make_progress",
     "parse_study",
     "real_trainer",
+    "recreate_agent",
     "render_program",
     "result_message",
     "socket_path_for",

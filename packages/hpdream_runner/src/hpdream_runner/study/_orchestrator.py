@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import IO, Any, Protocol, cast
+from typing import Any, Protocol, cast
 
 import attrs
 
@@ -289,6 +289,8 @@ class Study:
     (``None`` where core lacks it: rows get category ``unknown``).
     ``guard``: a :data:`GuardFactory` (default: :func:`default_guard`).
     ``make_agent``: :func:`~hpdream_runner.agents.create_agent` by default.
+    ``stop_timeout``: seconds an autonomous agent's session gets to end after
+    :meth:`~hpdream_runner.agents.AgentSession.stop` before it is left behind.
     """
 
     def __init__(
@@ -305,6 +307,7 @@ class Study:
         git: str = "git",
         handle_signals: bool = True,
         poll_seconds: float = 0.1,
+        stop_timeout: float = 300.0,
     ) -> None:
         self.config = config
         self.layout = Layout(config.output)
@@ -323,6 +326,7 @@ class Study:
         self.git = git
         self.handle_signals = handle_signals
         self.poll_seconds = poll_seconds
+        self.stop_timeout = stop_timeout
         self._interrupt: int | None = None
         self._warned = False
         self._writer: LogWriter | None = None
@@ -486,8 +490,16 @@ class Study:
         """Why the run is over (None: it may go on)."""
         if agent.experiments is not None and state.next_index >= agent.experiments:
             return f"experiments: {state.next_index} of {agent.experiments} done"
-        if agent.hours is not None and self._elapsed(state) >= agent.hours * 3600:
-            return f"hours: {self._elapsed(state) / 3600:.3g} of {agent.hours:g} used"
+        if agent.hours is not None:
+            limit, elapsed = agent.hours * 3600, self._elapsed(state)
+            if elapsed >= limit:
+                return f"hours: {elapsed / 3600:.3g} of {agent.hours:g} used"
+            cycle = expected_cycle(state.rows)
+            if elapsed + cycle > limit:
+                return (
+                    f"hours: {elapsed / 3600:.3g} of {agent.hours:g} used, "
+                    f"too little left for another experiment (~{cycle:.0f} s)"
+                )
         if (
             agent.max_crashes_in_a_row is not None
             and state.crashes_in_a_row >= agent.max_crashes_in_a_row
@@ -770,6 +782,7 @@ class Study:
                 target=work, name=f"agent-{agent.label}-{state.run}", daemon=True
             )
             worker.start()
+            stopped_at: float | None = None
             try:
                 while worker.is_alive():
                     self._check_interrupt()
@@ -777,10 +790,18 @@ class Study:
                         stop_reason = self._finished(agent, state)
                         if stop_reason is not None:
                             session.stop(stop_reason)
+                            stopped_at = self.clock()
+                    elif stopped_at is not None and self.clock() - stopped_at > self.stop_timeout:
+                        self._warn(
+                            state,
+                            f"the agent's session did not end within {self.stop_timeout:g} s "
+                            "of being stopped; it was left behind",
+                        )
+                        break
                     request = server.next_request(self.poll_seconds)
                     if request is not None:
                         self._serve(agent, ws, state, view, guard, session, request, stop_reason)
-                worker.join()
+                worker.join(timeout=0 if worker.is_alive() else None)
             except BaseException:
                 session.stop("interrupted")
                 worker.join(timeout=30)
@@ -880,7 +901,12 @@ class Study:
                 error = "violation: " + "; ".join(problems)
             else:
                 budget_kwargs = self.config.training.run_kwargs()
-                result = self.trainer(exp_dir / "train.py", out_dir=exp_dir, **budget_kwargs)
+                try:
+                    result = self.trainer(exp_dir / "train.py", out_dir=exp_dir, **budget_kwargs)
+                except HpdreamError as exc:
+                    # a request the trainer refuses (unknown preset, missing data, no such
+                    # device) fails every experiment alike: stop the study and say why
+                    raise StudyError(f"training cannot run ({type(exc).__name__}): {exc}") from exc
                 parts.lap("train")
                 self._check_interrupt()
                 error = None if result.ok else (result.error or "training failed (no reason given)")
@@ -1028,6 +1054,24 @@ class Study:
         }, None
 
 
+def expected_cycle(rows: list[Experiment]) -> float:
+    """Seconds the next experiment of a run is expected to take, agent time included.
+
+    The median over its experiments after the baseline (which may also have
+    prepared the data), or the baseline's own time when it is the only one; 0
+    before any. A run with an ``hours`` limit does not start an experiment
+    that would not end within it.
+    """
+    timed = [r for r in rows if r.total_seconds is not None]
+    later = [r for r in timed if r.index > 0] or timed
+    spans = [(r.total_seconds or 0.0) + (r.agent_seconds or 0.0) for r in later]
+    if not spans:
+        return 0.0
+    spans.sort()
+    mid = len(spans) // 2
+    return spans[mid] if len(spans) % 2 else (spans[mid - 1] + spans[mid]) / 2
+
+
 class _Parts:
     """Wall seconds of the harness's steps of one experiment (written to experiment.json)."""
 
@@ -1057,8 +1101,9 @@ def _sha256(text: str) -> str:
 # --- status ---------------------------------------------------------------------------
 
 
-def study_status(output: str | Path, stream: IO[str] | None = None) -> list[RunSummary]:
-    """The runs of a study's output folder, from its log and run metadata."""
+def study_status(output: str | Path) -> list[RunSummary]:
+    """The runs of a study's output folder (those configured and those with files), from its
+    log and run metadata, in the order the study runs them."""
     layout = Layout(Path(output))
     config = read_json(layout.config_path)
     if config is None:
@@ -1068,14 +1113,22 @@ def study_status(output: str | Path, stream: IO[str] | None = None) -> list[RunS
         rows = list(read_log(layout.log_path).experiments)
     grouped = group_rows(rows, str(config.get("name")))
     out = []
-    keys = set(grouped)
+    keys: dict[tuple[str, int], None] = {}
+    agents = [a for a in config.get("agents", []) if isinstance(a, dict)]
+    most = max((int(a.get("replicates", 1)) for a in agents), default=0)
+    for r in range(most):
+        for a in agents:
+            if r < int(a.get("replicates", 1)):
+                keys[(str(a.get("label")), r)] = None
+    found = set(grouped)
     runs_dir = layout.root / "runs"
     if runs_dir.is_dir():
         for label_dir in runs_dir.iterdir():
             for run_dir in label_dir.glob("run-*"):
                 with contextlib.suppress(ValueError):
-                    keys.add((label_dir.name, int(run_dir.name.removeprefix("run-"))))
-    for label, run in sorted(keys):
+                    found.add((label_dir.name, int(run_dir.name.removeprefix("run-"))))
+    keys.update(dict.fromkeys(sorted(found - set(keys))))
+    for label, run in keys:
         items = grouped.get((label, run), [])
         meta: Mapping[str, Any] = read_json(layout.run_meta(label, run)) or {}
         kept = [e for e in items if e.status == "keep" and e.val_bpb is not None]
@@ -1092,3 +1145,35 @@ def study_status(output: str | Path, stream: IO[str] | None = None) -> list[RunS
             )
         )
     return out
+
+
+def recreate_agent(output: str | Path, label: str, run: int = 0) -> Any:
+    """The agent of one run of a past study, re-created from its ``run.json`` (adapter, options, seed).
+
+    For replaying or continuing a run elsewhere; the log's agent label and run
+    name the run.
+    """
+    layout = Layout(Path(output))
+    meta = read_json(layout.run_meta(label, run))
+    config = read_json(layout.config_path) or {}
+    if meta is None:
+        raise StudyError(
+            f"{layout.run_meta(label, run)} is missing or unreadable: no run {run} of {label!r} here"
+        )
+    base = config.get("source")
+    setup = AgentSetup(
+        label=label,
+        adapter=str(meta["adapter"]),
+        options=dict(meta.get("options") or {}),
+        limits={
+            k: v
+            for k, v in (meta.get("limits") or {}).items()
+            if k not in ("experiments", "hours", "max_crashes_in_a_row")
+        },
+        seed=int(meta.get("seed", 0)),
+        run=run,
+        base_dir=Path(base).parent if isinstance(base, str) else layout.root,
+        study_dir=layout.root,
+        study=str(meta.get("study", "")),
+    )
+    return create_agent(setup)

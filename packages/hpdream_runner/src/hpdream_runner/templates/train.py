@@ -1,3 +1,4 @@
+# mypy: disable-error-code="union-attr,arg-type,operator,index,misc"
 """A small GPT and its training: the one file of the experiment that you edit.
 
 Anything here may change: the model, the optimiser, the schedules, the

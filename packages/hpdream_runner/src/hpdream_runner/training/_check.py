@@ -223,8 +223,8 @@ class _Checker:
             if changes and node.args and _dotted(node.args[0]) in protected:
                 assert isinstance(func, ast.Name)
                 self.found.append(
-                        f"{at}changes the harness ({func.id}({_dotted(node.args[0])}, ...))"
-                    )
+                    f"{at}changes the harness ({func.id}({_dotted(node.args[0])}, ...))"
+                )
         elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:

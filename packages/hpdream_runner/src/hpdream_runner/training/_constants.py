@@ -201,10 +201,11 @@ def _fit(name: str, text: str, value: ConstantValue, current: object) -> Constan
             _fit(f"{name}[{i}]", repr(v), v, c)
             for i, (v, c) in enumerate(zip(value, current, strict=True))
         )
-    if isinstance(current, bool) and isinstance(value, bool):
-        return value
-    if isinstance(current, int) and not isinstance(current, bool) and isinstance(value, int):
-        if not isinstance(value, bool):
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+    elif isinstance(current, int):
+        if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif isinstance(current, float) and number(value):
         assert isinstance(value, int | float)

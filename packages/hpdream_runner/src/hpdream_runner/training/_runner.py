@@ -146,7 +146,9 @@ def run_training(
     from hpdream_runner.data import prepare
 
     t_prepare = time.perf_counter()
-    data = prepare(dataset, data_dir=data_dir, vocab_size=vocab, **dict(prepare_options or {}))
+    data = prepare(
+        dataset, data_dir=data_dir, vocab_size=vocab, progress=echo, **dict(prepare_options or {})
+    )
     prepare_seconds = time.perf_counter() - t_prepare
 
     launched_at = time.time()

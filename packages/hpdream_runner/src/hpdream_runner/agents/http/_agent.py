@@ -43,8 +43,9 @@ SYSTEM_PREAMBLE = (
     "training script, train.py, one experiment at a time, to lower its validation bits per "
     "byte (val_bpb). You act only through the tools: read files, edit train.py, view the log, "
     "and run_experiment once your change is made (give a one-line description and your "
-    "hypothesis). The harness trains and evaluates; it keeps an improvement and reverts the "
-    "rest. The protocol follows.\n\n"
+    "hypothesis). Where the protocol below says to run ./run_experiment or to read the log "
+    "in a shell, use the run_experiment and view_log tools instead. The harness trains and "
+    "evaluates; it keeps an improvement and reverts the rest. The protocol follows.\n\n"
 )
 NUDGE = (
     "No experiment was run. Make your next change to train.py with the tools, then call "
