@@ -121,6 +121,22 @@ def test_different_baselines_rank_by_gain_and_say_so() -> None:
     assert "gain over the run's own baseline" in md
 
 
+def test_replicates_get_a_table_of_means_over_runs() -> None:
+    frame = synthetic_study(("alpha", "beta"), runs=3, experiments=10, seed=6)
+    md = ha.build_report(frame).to_markdown()
+    table = markdown_table(md, "## Replicates")
+    assert table[0][:3] == ["agent", "runs", "best val_bpb"]
+    assert [r[:2] for r in table[1:]] == [["alpha", "3"], ["beta", "3"]]
+    best = ha.summarize(frame.lazy()).collect().group_by("agent").agg(pl.col("best_val_bpb").mean())
+    mean = dict(best.iter_rows())
+    for r in table[1:]:
+        shown, se = r[2].split(" ± ")
+        assert float(shown) == pytest.approx(mean[r[0]], abs=1e-4) and float(se) > 0
+    assert (
+        "## Replicates" not in ha.build_report(synthetic_study(("a",), experiments=5)).to_markdown()
+    )
+
+
 def test_a_crashed_baseline_is_reported() -> None:
     frame = synthetic_study(("a", "b"), experiments=6, baseline_spread=0.3).with_columns(
         pl.when((pl.col("agent") == "b") & (pl.col("index") == 0))

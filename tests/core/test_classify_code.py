@@ -425,3 +425,62 @@ def test_constant_kinds(name: str, kind: str) -> None:
 )
 def test_symbol_kinds(name: str, kind: str) -> None:
     assert symbol_kind(name) == kind
+
+
+def test_every_constant_of_the_shipped_template_has_a_category() -> None:
+    # the train.py that hpdream's own studies give to agents
+    import ast
+    from pathlib import Path
+
+    template = (
+        Path(__file__).resolve().parents[2]
+        / "packages"
+        / "hpdream_runner"
+        / "src"
+        / "hpdream_runner"
+        / "templates"
+        / "train.py"
+    )
+    source = template.read_text(encoding="utf-8")
+    expected = {
+        "DEPTH": "architecture",
+        "ASPECT_RATIO": "architecture",
+        "HEAD_DIM": "architecture",
+        "WINDOW_PATTERN": "architecture",
+        "TOTAL_BATCH_SIZE": "hyperparameters",
+        "MATRIX_LR": "hyperparameters",
+        "WEIGHT_DECAY": "hyperparameters",
+        "ADAM_BETAS": "optimizer",
+        "WARMUP_RATIO": "schedule",
+        "WARMDOWN_RATIO": "schedule",
+        "FINAL_LR_FRAC": "schedule",
+    }
+    seen = 0
+    for node in ast.parse(source).body:
+        if not (
+            isinstance(node, ast.Assign)
+            and isinstance(node.targets[0], ast.Name)
+            and node.targets[0].id.isupper()
+        ):
+            continue
+        name = node.targets[0].id
+        line = ast.get_source_segment(source, node)
+        assert line is not None
+        value: object = (
+            ast.literal_eval(node.value) if not isinstance(node.value, ast.BinOp) else 2**10
+        )
+        if isinstance(value, str):
+            other = '"SL"'
+        elif isinstance(value, tuple):
+            other = "(0.9, 0.99)"
+        else:
+            assert isinstance(value, int | float)
+            other = repr(value * 2 if value else 1)
+        changed = source.replace(line, f"{name} = {other}", 1)
+        label = classify("", old_code=source, new_code=changed)
+        assert label.category not in ("other", "baseline"), (name, label.evidence)
+        assert label.evidence[0].startswith(f"diff: constant {name}")
+        if name in expected:
+            assert label.category == expected[name], (name, label.evidence)
+            seen += 1
+    assert seen >= 8

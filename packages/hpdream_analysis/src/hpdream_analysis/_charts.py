@@ -807,7 +807,10 @@ def improvements_chart(
         alt.Chart(_data(spans, ["trajectory", "first", "last"]))
         .mark_rule(color="#C8C8C8", strokeWidth=1.5)
         .encode(
-            x=alt.X("first:Q", title="experiment", scale=alt.Scale(nice=False)), x2="last:Q", y=y
+            # padding: the first dots stay clear of the run labels
+            x=alt.X("first:Q", title="experiment", scale=alt.Scale(nice=False, padding=12)),
+            x2="last:Q",
+            y=y,
         )
     )
     dots = (

@@ -502,7 +502,8 @@ def _replicates(p: charts.Prepared, summary: pl.DataFrame) -> list[Block]:
     rows = []
     for (label,), group in table.group_by(["agent_label"], maintain_order=True):
         by_metric = {r["metric"]: r for r in group.iter_rows(named=True)}
-        cells = [Cell(str(label), str(label)), Cell(str(group["runs"].max()), group["runs"].max())]
+        runs = int(group["runs"].max())  # type: ignore[arg-type]
+        cells = [Cell(str(label), str(label)), Cell(str(runs), runs)]
         for metric, _, kind in _REPLICATED:
             r = by_metric[metric]
             cells.append(Cell(_mean_se(r["mean"], r["std_error"], kind), _sort(r["mean"])))
@@ -521,8 +522,7 @@ def _mean_se(mean: float | None, se: float | None, kind: str) -> str:
     if mean is None:
         return "–"
     if kind == "pct":
-        text = _pct(mean)
-        return text if se is None else f"{text} ± {100 * se:.1f}"
+        return _pct(mean) if se is None else f"{100 * mean:.1f} ± {100 * se:.1f} %"
     digits = {"num": 4, "num1": 1, "num2": 2}[kind]
     text = _num(mean, digits)
     return text if se is None else f"{text} ± {se:.{digits}f}"

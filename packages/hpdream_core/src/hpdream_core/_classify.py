@@ -172,8 +172,8 @@ class _Rules:
         self.vocab = frozenset(vocab)
         self._word_cache: dict[str, tuple[str, ...]] = {}
 
-        self.parameter_globs: list[tuple[int, str, str, str | None]] = []
-        self.symbol_globs: list[tuple[int, str, str, str | None]] = []
+        self.parameter_globs: list[tuple[float, str, str, str | None]] = []
+        self.symbol_globs: list[tuple[float, str, str, str | None]] = []
         self.kinds: dict[str, str] = {}
         for c in taxonomy.categories:
             for g in c.parameters:
@@ -540,7 +540,7 @@ class Classifier:
         return cat, sub, why
 
     def _glob(
-        self, globs: Sequence[tuple[int, str, str, str | None]], name: str
+        self, globs: Sequence[tuple[float, str, str, str | None]], name: str
     ) -> tuple[str, str | None, str] | None:
         low = name.lower()
         for _, pattern, cat, sub in globs:

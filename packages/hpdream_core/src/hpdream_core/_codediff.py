@@ -677,6 +677,10 @@ def _literal(text: str) -> Value:
     return _value(node)
 
 
-def glob_specificity(pattern: str) -> int:
-    """How specific a glob is: its literal characters (``final_lr*`` is more specific than ``*_lr*``)."""
-    return sum(1 for ch in pattern if ch not in "*?[]")
+def glob_specificity(pattern: str) -> float:
+    """How specific a glob is: its literal characters, and half a point per anchored end.
+
+    ``final_lr*`` is more specific than ``*_lr*``; ``cast_*`` than ``*cast*``.
+    """
+    literal = sum(1 for ch in pattern if ch not in "*?[]")
+    return literal + 0.5 * (not pattern.startswith("*")) + 0.5 * (not pattern.endswith("*"))

@@ -139,7 +139,6 @@ PRESETS: Final[Mapping[str, Preset]] = {
                 "HEAD_DIM": 64,
                 "DEVICE_BATCH_SIZE": 16,
                 "TOTAL_BATCH_SIZE": 2**12,
-                "WARMDOWN_RATIO": 0.3,
             },
         ),
         Preset(
