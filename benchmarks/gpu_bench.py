@@ -201,6 +201,8 @@ def main() -> int:
     if rate_seed is not None:
         print(f"\nloader alone, 16 x 2048 rows to {device}: {rate_seed:,.0f} tokens/s")
 
+    if args.tiny:
+        print("\n(--tiny: a check of this script on the CPU; the goals below are for a GPU)")
     print("\ngoals:")
     for r in results:
         name = "seed" if r["label"].startswith("seed") else "depth8"

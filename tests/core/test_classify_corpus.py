@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.bench_classifier import (
+    Row,
     evaluate,
     load_rows,
     match_params,
@@ -26,17 +27,17 @@ pytestmark = pytest.mark.shared
 
 
 @pytest.fixture(scope="module")
-def rows(corpus_dir: Path) -> list:  # type: ignore[type-arg]
+def rows(corpus_dir: Path) -> list[Row]:
     return load_rows(corpus_dir)
 
 
-def test_every_labelled_line_is_an_imported_row(rows: list) -> None:  # type: ignore[type-arg]
+def test_every_labelled_line_is_an_imported_row(rows: list[Row]) -> None:
     assert len(rows) > 600
     assert len({(r.file, r.line) for r in rows}) == len(rows)
     assert len({r.file for r in rows}) == 12
 
 
-def test_category_accuracy_and_parameter_extraction(rows: list) -> None:  # type: ignore[type-arg]
+def test_category_accuracy_and_parameter_extraction(rows: list[Row]) -> None:
     score = evaluate(rows, Classifier())
     assert score.accuracy >= 0.90, f"accuracy {score.accuracy:.1%}"
     assert score.precision >= 0.85, f"parameter precision {score.precision:.1%}"
@@ -46,8 +47,8 @@ def test_category_accuracy_and_parameter_extraction(rows: list) -> None:  # type
 
 
 def test_a_custom_taxonomy_labels_the_corpus_with_its_own_categories(
-    rows: list, repo_dir: Path
-) -> None:  # type: ignore[type-arg]
+    rows: list[Row], repo_dir: Path
+) -> None:
     tax = load_taxonomy(repo_dir / "examples" / "taxonomy-custom.toml")
     classifier = Classifier(tax)
     got = {classifier.classify(r.description).category for r in rows}

@@ -250,12 +250,14 @@ class _Deaf:
 
     def __init__(self) -> None:
         self.release = threading.Event()
+        self.running = threading.Event()
         self.stopped: list[str] = []
 
     def start(self, context: RunContext) -> _Deaf:
         return self
 
     def run(self) -> RunEnd:
+        self.running.set()
         self.release.wait(30)
         return RunEnd("released")
 
@@ -274,10 +276,11 @@ def test_a_session_that_ignores_stop_is_left_behind(tmp_path: Path) -> None:
     now = [0.0]
 
     def clock() -> float:
-        now[0] += 0.5
+        if deaf.running.is_set():
+            now[0] += 1.0  # time passes once the agent works (one second per look at the clock)
         return now[0]
 
-    agent = AgentConfig("deaf", "deaf", experiments=None, hours=0.001)  # 3.6 s of the fake clock
+    agent = AgentConfig("deaf", "deaf", experiments=None, hours=0.01)  # 36 s of that clock
     config = make_config(tmp_path, [agent], experiments=None)
     study = Study(
         config,
@@ -295,10 +298,7 @@ def test_a_session_that_ignores_stop_is_left_behind(tmp_path: Path) -> None:
     finally:
         deaf.release.set()
     assert deaf.stopped and deaf.stopped[0].startswith("hours:")
-    assert (
-        result.runs[0].state == "finished"
-        and result.runs[0].reason
-        and result.runs[0].reason.startswith("hours:")
-    )
+    assert result.runs[0].state == "finished"
+    assert result.runs[0].reason and result.runs[0].reason.startswith("hours:")
     meta = json.loads(Layout(config.output).run_meta("deaf", 0).read_text())
     assert any("did not end within 5 s" in w for w in meta["warnings"])

@@ -538,6 +538,26 @@ def test_changed_settings_are_refused_on_resume(tmp_path: Path) -> None:
         _study(other_baseline).run()
 
 
+def test_the_default_guard_lets_a_typo_crash_and_catches_a_cheat(tmp_path: Path) -> None:
+    from hpdream_runner.study import GuardContext, default_guard
+    from hpdream_runner.training import baseline_train_py
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "program.md").write_text("protocol\n")
+    log = tmp_path / "experiments.csv"
+    log.write_text("")
+    context = GuardContext("s", "a", 0, ws, log, tmp_path / "run", (ws / "program.md",))
+    guard = default_guard(context)
+    base = baseline_train_py("cpu-tiny")
+    assert guard.before_experiment(base) == []
+    assert guard.before_experiment(base.replace("DEPTH = 2", "DEPTH = = 2")) == []  # a crash, later
+    cheat = base.replace("run = harness.start(globals())", "run = None")
+    assert any("harness" in p for p in guard.before_experiment(cheat))
+    (ws / "program.md").write_text("tampered\n")
+    assert any("program.md" in p for p in guard.before_experiment(base))
+
+
 def test_a_trainer_that_refuses_the_request_stops_the_study(tmp_path: Path) -> None:
     from hpdream_core import HpdreamError
 

@@ -386,13 +386,12 @@ PARAM_CHANGES_SCHEMA: Final = pl.Schema(
 
 def changes_with_delta(texts: Texts) -> pl.DataFrame:
     """Every row's parameter changes, missing old values inferred, with the relative step."""
-    keys = [*TRAJECTORY, "parameter"]
-    previous = pl.col("new").shift(1).over(keys)
+    previous = pl.col("new").shift(1).over("_tid", "parameter")
     return (
         texts.rows.lazy()
-        .select(*TRAJECTORY, "index", "position", "_text")
+        .select(*TRAJECTORY, "index", "position", "_row", "_tid", "_text")
         .join(texts.changes.lazy(), on="_text", how="inner")
-        .sort([*TRAJECTORY, "position", "_change"])
+        .sort("_row", "_change")  # the rows' order: trajectory, then index
         .with_columns(
             old_inferred=pl.col("old").is_null() & previous.is_not_null(),
             old=pl.coalesce(pl.col("old"), previous),

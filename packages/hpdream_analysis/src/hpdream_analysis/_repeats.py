@@ -168,7 +168,12 @@ def _text_matches(indexed: Texts, threshold: float) -> pl.DataFrame:
         .select("_row", "_tid", "position", "_c")
         .collect()
     )
-    docs = per_row.group_by("_tid", "_c").agg(first=pl.col("position").min())
+    n_contents = max(contents.height, 1)
+    n_numbers = int(contents.get_column("_n").max() or 0) + 1
+    per_row = per_row.with_columns(_d=pl.col("_tid") * n_contents + pl.col("_c"))
+    docs = per_row.group_by("_d").agg(
+        pl.col("_tid").first(), pl.col("_c").first(), first=pl.col("position").min()
+    )
     # near duplicates: prefix filtering over each content's rarest words ...
     words = (
         contents.lazy()
@@ -176,7 +181,11 @@ def _text_matches(indexed: Texts, threshold: float) -> pl.DataFrame:
         .explode("_word")
         .filter(pl.col("_word").is_not_null())
     )
-    frequency = words.group_by("_word").agg(_df=pl.len())
+    frequency = (
+        words.group_by("_word")
+        .agg(_df=pl.len())
+        .with_columns(_w=pl.int_range(pl.len(), dtype=pl.Int64))
+    )
     prefixes = (
         words.join(frequency, on="_word")
         .sort(["_c", "_df", "_word"])
@@ -184,12 +193,16 @@ def _text_matches(indexed: Texts, threshold: float) -> pl.DataFrame:
             pl.int_range(pl.len(), dtype=pl.Int64).over("_c")
             < _prefix_length(pl.col("_size"), threshold)
         )
-        .select("_c", "_n", "_word")
+        .select("_c", "_n", "_w")
     )
     # ... joined within a trajectory and a number sequence ...
-    doc_prefixes = docs.lazy().join(prefixes, on="_c").select("_tid", "_c", "_n", "_word")
+    doc_prefixes = (
+        docs.lazy()
+        .join(prefixes, on="_c")
+        .select("_tid", "_c", (pl.col("_tid") * n_numbers + pl.col("_n")).alias("_k"), "_w")
+    )
     candidates = (
-        doc_prefixes.join(doc_prefixes, on=["_tid", "_n", "_word"], suffix="_b")
+        doc_prefixes.join(doc_prefixes.select("_c", "_k", "_w"), on=["_k", "_w"], suffix="_b")
         .filter(pl.col("_c") < pl.col("_c_b"))
         .select("_tid", "_c", "_c_b")
         .unique()
@@ -214,26 +227,31 @@ def _text_matches(indexed: Texts, threshold: float) -> pl.DataFrame:
         .filter(pl.col("similarity") >= threshold - 1e-12)
         .select("_c", "_c_b", "similarity")
     )
-    pairs = candidates.lazy().join(similar, on=["_c", "_c_b"])
-    first = docs.lazy()
+    pairs = (
+        candidates.lazy()
+        .join(similar, on=["_c", "_c_b"])
+        .with_columns(
+            _d=pl.col("_tid") * n_contents + pl.col("_c"),
+            _d_b=pl.col("_tid") * n_contents + pl.col("_c_b"),
+        )
+    )
+    first = docs.lazy().select("_d", "first")
     both_ways = pl.concat(
         [
-            pairs.join(first, left_on=["_tid", "_c_b"], right_on=["_tid", "_c"]).select(
-                "_tid", "_c", pl.col("first").alias("near"), "similarity"
+            pairs.join(first, left_on="_d_b", right_on="_d").select(
+                "_d", pl.col("first").alias("near"), "similarity"
             ),
-            pairs.join(first, on=["_tid", "_c"]).select(
-                "_tid", pl.col("_c_b").alias("_c"), pl.col("first").alias("near"), "similarity"
+            pairs.join(first, on="_d").select(
+                pl.col("_d_b").alias("_d"), pl.col("first").alias("near"), "similarity"
             ),
         ]
     )
     nearest = (
-        both_ways.sort(["_tid", "_c", "near"])
-        .group_by("_tid", "_c", maintain_order=True)
+        both_ways.sort(["_d", "near"])
+        .group_by("_d", maintain_order=True)
         .agg(near=pl.col("near").first(), near_similarity=pl.col("similarity").first())
     )
-    located = (
-        per_row.lazy().join(first, on=["_tid", "_c"]).join(nearest, on=["_tid", "_c"], how="left")
-    )
+    located = per_row.lazy().join(first, on="_d").join(nearest, on="_d", how="left")
     same = located.filter(pl.col("first") < pl.col("position")).select(
         "_row", pl.col("first").alias("repeat_position"), pl.lit(1.0).alias("similarity")
     )
@@ -248,11 +266,19 @@ def _text_matches(indexed: Texts, threshold: float) -> pl.DataFrame:
 def _first_of_key(keyed: pl.DataFrame) -> pl.DataFrame:
     """(row, earlier position, 1.0) for rows whose ``_key`` (not null) came earlier in the trajectory."""
     keyed = keyed.filter(pl.col("_key").is_not_null())
-    first = keyed.group_by("_tid", "_key").agg(repeat_position=pl.col("position").min())
+    if keyed.schema["_key"].is_integer():
+        # one integer per (trajectory, key): faster to group than two columns
+        span = int(keyed.get_column("_key").max() or 0) + 1
+        group = (pl.col("_tid") * span + pl.col("_key").cast(pl.Int64)).alias("_group")
+    else:
+        group = pl.struct("_tid", "_key").alias("_group")
     return (
-        keyed.join(first, on=["_tid", "_key"])
+        keyed.lazy()
+        .with_columns(group)
+        .with_columns(repeat_position=pl.col("position").min().over("_group"))
         .filter(pl.col("repeat_position") < pl.col("position"))
         .select("_row", "repeat_position", pl.lit(1.0).alias("similarity"))
+        .collect()
     )
 
 
@@ -331,7 +357,7 @@ def find_repeats(indexed: Texts, *, threshold: float, rules: tuple[Rule, ...]) -
         .select(*_KEYS, "index", "description", "_row", "_tid")
         .join(best, on="_row", how="inner")
         .join(earlier, on=["_tid", "repeat_position"], how="left")
-        .sort([*_KEYS, "index"])
+        .sort("_row")  # the rows' order: trajectory, then index
         .select(REPEATS_SCHEMA.names())
         .collect()
     )

@@ -821,6 +821,12 @@ def _find_baseline(tokens: Sequence[Token]) -> str | None:
 # values
 
 
+_PLAIN_INT: Final = re.compile(r"[-+]?\d+")
+_PLAIN_FLOAT: Final = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+)(?:[eE][-+]?\d+)?|[-+]?\d+[eE][-+]?\d+")
+_POWER: Final = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*(?:\*\*|\^)\s*(\d+)")
+_FRACTION: Final = re.compile(r"(\d+)/(\d+)")
+
+
 @functools.lru_cache(maxsize=8192)
 def parse_value(text: str) -> Value:
     """A value as an agent wrote it, as a number where it is one.
@@ -831,10 +837,14 @@ def parse_value(text: str) -> Value:
     their quotes; anything else stays a string.
     """
     s = text.strip()
+    if _PLAIN_INT.fullmatch(s):
+        return int(s)
+    if _PLAIN_FLOAT.fullmatch(s):
+        return float(s)
     if len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'`":
         return s[1:-1]
     low = s.lower()
-    m = re.fullmatch(r"([-+]?\d+(?:\.\d+)?)\s*(?:\*\*|\^)\s*(\d+)", low)
+    m = _POWER.fullmatch(low)
     if m:
         exp = int(m.group(2))
         if exp > 64:
@@ -842,7 +852,7 @@ def parse_value(text: str) -> Value:
         if "." in m.group(1):
             return _tidy(float(m.group(1)) ** exp)
         return int(m.group(1)) ** exp
-    m = re.fullmatch(r"(\d+)/(\d+)", low)
+    m = _FRACTION.fullmatch(low)
     if m:
         den = int(m.group(2))
         return int(m.group(1)) / den if den else s

@@ -190,7 +190,16 @@ def default_guard(context: GuardContext) -> RunGuard:
     # checked (and restored) before each experiment, with check_train_py
     from hpdream_runner.agents.containment import containment_guard
 
-    return containment_guard(context, check_train_py=check_train_py)
+    def check(source: str) -> list[str]:
+        # a train.py that does not parse is an ordinary crash (the trainer reports its
+        # SyntaxError), not a breach of containment
+        try:
+            ast.parse(source)
+        except SyntaxError:
+            return []
+        return list(check_train_py(source))
+
+    return containment_guard(context, check_train_py=check)
 
 
 # --- results --------------------------------------------------------------------------

@@ -16,7 +16,9 @@ would take the measurement out of the harness's hands:
 - reading the data behind the harness's back (``hpdream_runner.data``, where
   the validation split lives);
 - touching the harness's internals (``run._clock``, ``harness._current``,
-  private modules) or changing it (``run.budget_s = ...``, ``setattr(run, ...)``);
+  private modules), using more of the harness module than ``start``
+  (``harness.Run(...)``), or changing it (``run.budget_s = ...``,
+  ``setattr(run, ...)``);
 - code the check cannot see (``exec``, ``eval``, ``__import__``, ``importlib``).
 """
 
@@ -42,6 +44,7 @@ _CLOCK_FUNCTIONS: Final = frozenset(
 )
 _BUDGET_NAME: Final = re.compile(r"(^|_)(TIME_?BUDGET|BUDGET|DEADLINE|TIME_?LIMIT)(_|$)", re.I)
 _OPAQUE_CALLS: Final = frozenset({"exec", "eval", "__import__"})
+_HARNESS_API: Final = frozenset({"start", "TrainingFailure"})
 _SUMMARY_LITERALS: Final = (
     ("val_bpb:", "prints its own val_bpb line"),
     ("summary.json", "writes summary.json"),
@@ -213,6 +216,10 @@ class _Checker:
             owner = _dotted(node.value)
             if owner in protected and node.attr.startswith("_"):
                 self.found.append(f"{at}uses harness internals ({owner}.{node.attr})")
+            elif owner in self.harness_names | {_HARNESS_MODULE} and node.attr not in _HARNESS_API:
+                self.found.append(
+                    f"{at}uses {owner}.{node.attr}; train.py may only call harness.start(globals())"
+                )
             if owner in protected and isinstance(node.ctx, ast.Store | ast.Del):
                 self.found.append(f"{at}changes the harness ({owner}.{node.attr} = ...)")
         elif isinstance(node, ast.Call):

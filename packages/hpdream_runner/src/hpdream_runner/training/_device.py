@@ -17,6 +17,7 @@ import os
 import re
 import resource
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -128,35 +129,37 @@ class DeviceSetup:
         )
 
 
-def setup_device(requested: str | None) -> DeviceSetup:
+def setup_device(requested: str | None, environ: Mapping[str, str] | None = None) -> DeviceSetup:
     """Resolve the device and decide precision and compilation for it.
 
-    ``HPDREAM_COMPILE`` and ``HPDREAM_DTYPE`` override the choice (see their constants).
+    ``HPDREAM_COMPILE`` and ``HPDREAM_DTYPE`` in ``environ`` (default: the
+    process environment) override the choice (see their constants).
     """
-    setup = _default_setup(requested)
-    compile_env = os.environ.get(COMPILE_ENV, "").strip()
-    dtype_env = os.environ.get(DTYPE_ENV, "").strip().lower()
+    environ = os.environ if environ is None else environ
+    setup = _default_setup(requested, environ)
+    compile_env = environ.get(COMPILE_ENV, "").strip()
+    dtype_env = environ.get(DTYPE_ENV, "").strip().lower()
+    forced: list[str] = []
     if compile_env:
         if compile_env not in {"0", "1"}:
             raise DeviceError(f"{COMPILE_ENV}={compile_env!r}: use 0 or 1")
-        setup = attrs.evolve(
-            setup,
-            compile=compile_env == "1",
-            reason=setup.reason + f"; {COMPILE_ENV}={compile_env}",
-        )
+        setup = attrs.evolve(setup, compile=compile_env == "1")
+        forced.append(f"{COMPILE_ENV}={compile_env}")
     if dtype_env:
         import torch
 
         dtypes = {"bfloat16": torch.bfloat16, "float32": torch.float32}
         if dtype_env not in dtypes:
             raise DeviceError(f"{DTYPE_ENV}={dtype_env!r}: use bfloat16 or float32")
-        setup = attrs.evolve(
-            setup, fast_dtype=dtypes[dtype_env], reason=setup.reason + f"; {DTYPE_ENV}={dtype_env}"
-        )
+        setup = attrs.evolve(setup, fast_dtype=dtypes[dtype_env])
+        forced.append(f"{DTYPE_ENV}={dtype_env}")
+    if forced:
+        reason = f"set by {', '.join(forced)} (this device's default: {setup.reason})"
+        setup = attrs.evolve(setup, reason=reason)
     return setup
 
 
-def _default_setup(requested: str | None) -> DeviceSetup:
+def _default_setup(requested: str | None, environ: Mapping[str, str]) -> DeviceSetup:
     import torch
 
     device = resolve_device(requested)
@@ -170,7 +173,9 @@ def _default_setup(requested: str | None) -> DeviceSetup:
                 torch.float32,
                 f"float32: compute capability {major}.x lacks fast bfloat16",
             )
-        return DeviceSetup(device, name, fast, True, reason + ", torch.compile", _peak_flops(name))
+        return DeviceSetup(
+            device, name, fast, True, reason + ", torch.compile", _peak_flops(name, environ)
+        )
     if device.type == "mps":
         return DeviceSetup(
             device,
@@ -178,7 +183,7 @@ def _default_setup(requested: str | None) -> DeviceSetup:
             torch.float32,
             False,
             "float32 and float32 optimiser state (MPS); torch.compile is unreliable on MPS",
-            _peak_flops(None),
+            _peak_flops(None, environ),
         )
     cpu = _cpu_name()
     return DeviceSetup(
@@ -188,12 +193,12 @@ def _default_setup(requested: str | None) -> DeviceSetup:
         False,
         f"float32 on {torch.get_num_threads()} threads; no torch.compile (its start-up costs "
         "more than it saves in short CPU runs)",
-        _peak_flops(None),
+        _peak_flops(None, environ),
     )
 
 
-def _peak_flops(name: str | None) -> float | None:
-    env = os.environ.get(PEAK_FLOPS_ENV)
+def _peak_flops(name: str | None, environ: Mapping[str, str]) -> float | None:
+    env = environ.get(PEAK_FLOPS_ENV)
     if env:
         try:
             value = float(env)

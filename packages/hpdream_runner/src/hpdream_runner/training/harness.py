@@ -115,7 +115,6 @@ class Run:
         self._started_wall = time.time()
         self._failure: TrainingFailure | None = None
         self._finished = False
-        self._summary_written = False
         self._overrides = apply_overrides(namespace, spec.overrides)
         self._constants = plain_constants(namespace)
 
@@ -483,7 +482,6 @@ class Run:
 
     def _write(self, summary: dict[str, Any]) -> None:
         write_json(Path(self._spec.summary_path), summary)
-        self._summary_written = True
 
     def write_failure(self, error: str) -> dict[str, Any]:
         """Write the summary of a failed run (used by the subprocess entry point)."""
