@@ -82,7 +82,10 @@ def test_other_import_spellings_of_the_harness_are_accepted() -> None:
         (BASE + "\nrun._clock.budget_s = 1e9\n", "uses harness internals (run._clock)"),
         (BASE + "\nharness._current = None\n", "uses harness internals (harness._current)"),
         (BASE + "\nrun.budget_s = 1e9\n", "changes the harness (run.budget_s = ...)"),
-        (BASE + "\nrun2 = harness.Run(None, globals())\n", "uses harness.Run; train.py may only call"),
+        (
+            BASE + "\nrun2 = harness.Run(None, globals())\n",
+            "uses harness.Run; train.py may only call",
+        ),
         (BASE + "\nsetattr(run, 'progress', 0)\n", "changes the harness (setattr(run, ...))"),
         (BASE + "\nexec('x = 1')\n", "uses exec()"),
         (BASE + "\nimport importlib\n", "uses importlib"),

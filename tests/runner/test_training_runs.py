@@ -58,14 +58,15 @@ LR = 0.1
 run = harness.start(globals())
 model = torch.nn.Sequential(torch.nn.Embedding(run.vocab_size, 16), torch.nn.Linear(16, run.vocab_size))
 model.to(run.device)
-optimizer = torch.optim.SGD(model.parameters(), lr=LR)
 loader = run.train_loader(4)
 while run.training():
     x, y = next(loader)
     loss = torch.nn.functional.cross_entropy(model(x).flatten(0, 1), y.flatten())
     loss.backward()
-    optimizer.step()
-    optimizer.zero_grad()
+    with torch.no_grad():
+        for p in model.parameters():
+            p -= LR * p.grad
+            p.grad = None
 {step_hook}
     run.step_done(loss)
 {after}

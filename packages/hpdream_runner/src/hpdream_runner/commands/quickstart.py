@@ -53,14 +53,12 @@ def find_quickstart(explicit: Path | None = None, cwd: Path | None = None) -> Pa
     )
 
 
-def write_report(log_path: Path, out_dir: Path) -> Path | None:
-    """The report of ``log_path`` when the analysis package can write one (its path), else None."""
-    import hpdream_analysis
+def write_report(log_path: Path, out_dir: Path) -> Path:
+    """Write the report of ``log_path`` into ``out_dir``, with progress lines; its report.html."""
+    from hpdream_analysis import progress_printer
+    from hpdream_analysis import write_report as write
 
-    writer = getattr(hpdream_analysis, "write_report", None)
-    if writer is None:
-        return None
-    return Path(writer([log_path], out_dir))
+    return Path(write([log_path], out_dir, progress=progress_printer()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -71,10 +69,7 @@ def run(args: argparse.Namespace) -> int:
     print_runs(result.runs)
     print(f"experiments CSV: {result.log_path}")
     report = write_report(result.log_path, result.output / "report")
-    if report is None:
-        print("(this installation has no report writer; see docs/studies.md for analysing the CSV)")
-    else:
-        print(f"report: {report}")
+    print(f"report: {report}")
     failed = any(r.state == "stopped" for r in result.runs)
     if failed:
         print("some runs stopped with an error: see hpdream-run study status", file=sys.stderr)

@@ -243,7 +243,8 @@ class GPT(nn.Module):
 
 
 # ---------------------------------------------------------------------------
-# Optimiser: Muon for block matrices, AdamW for the rest
+# Optimiser: Muon for block matrices, AdamW for the rest (not torch.optim's: its first step
+# imports torch._dynamo, seconds of start-up on a CPU, for what these few lines do)
 # ---------------------------------------------------------------------------
 
 # Polar Express (Amsel, Persson, Musco & Gower, 2025): per-iteration coefficients (a, b, c) of
@@ -305,8 +306,28 @@ def muon_update(
         param.copy_(p[i])
 
 
+def adamw_update(
+    p: torch.Tensor,
+    exp_avg: torch.Tensor,
+    exp_avg_sq: torch.Tensor,
+    step: torch.Tensor,
+    lr: torch.Tensor,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+) -> None:
+    """One AdamW step of one parameter; step and lr are 0-d tensors (no recompiles)."""
+    g = p.grad
+    exp_avg.lerp_(g, 1 - beta1)
+    exp_avg_sq.lerp_(g.square(), 1 - beta2)
+    denom = (exp_avg_sq / (1 - beta2**step)).sqrt() + eps  # bias-corrected
+    p.mul_(1 - lr * weight_decay)
+    p.sub_(lr / (1 - beta1**step) * exp_avg / denom)
+
+
 class MuonAdamW:
-    """Muon for 2-D matrices inside the blocks, AdamW (torch's) for everything else."""
+    """Muon for 2-D matrices inside the blocks, AdamW for everything else."""
 
     def __init__(
         self,
@@ -318,10 +339,17 @@ class MuonAdamW:
         ortho_dtype: torch.dtype,
         compile: Callable = lambda f: f,
     ) -> None:
-        self.adamw = torch.optim.AdamW(adamw_groups, fused=device.type == "cuda")
-        self.muon_groups = muon_groups
+        self.adamw_groups, self.muon_groups = adamw_groups, muon_groups
+        self.param_groups = adamw_groups + muon_groups  # the schedules set "lr" in each
         self.ns_steps, self.ortho_dtype = ns_steps, ortho_dtype
-        self._update = compile(muon_update)
+        self._adamw_update, self._muon_update = compile(adamw_update), compile(muon_update)
+        # Schedule values live on the device as 0-d tensors, updated in place each step.
+        self._steps = 0
+        self._step_t = torch.zeros((), device=device)
+        for group in adamw_groups:
+            group["exp_avg"] = [torch.zeros_like(p) for p in group["params"]]
+            group["exp_avg_sq"] = [torch.zeros_like(p) for p in group["params"]]
+            group["lr_t"] = torch.zeros((), device=device)
         for group in muon_groups:
             shape = group["params"][0].shape
             assert all(p.shape == shape for p in group["params"]), "a Muon group has one shape"
@@ -329,19 +357,30 @@ class MuonAdamW:
             group["momentum_buffer"] = torch.zeros(n, rows, cols, device=device)
             moment_shape = (n, rows, 1) if rows >= cols else (n, 1, cols)
             group["second_moment"] = torch.zeros(moment_shape, device=device)
-            # Schedule values live on the device as 0-d tensors, updated in place each step.
             for key in ("lr_t", "momentum_t", "weight_decay_t", "beta2_t"):
                 group[key] = torch.zeros((), device=device)
         for group in self.param_groups:
             group["initial_lr"] = group["lr"]
 
-    @property
-    def param_groups(self) -> list[dict]:
-        return [*self.adamw.param_groups, *self.muon_groups]
-
     @torch.no_grad()
     def step(self) -> None:
-        self.adamw.step()
+        self._steps += 1
+        self._step_t.fill_(self._steps)
+        for group in self.adamw_groups:
+            group["lr_t"].fill_(group["lr"])
+            beta1, beta2 = group["betas"]
+            for p, m, v in zip(group["params"], group["exp_avg"], group["exp_avg_sq"], strict=True):
+                self._adamw_update(
+                    p,
+                    m,
+                    v,
+                    self._step_t,
+                    group["lr_t"],
+                    beta1,
+                    beta2,
+                    group["eps"],
+                    group["weight_decay"],
+                )
         for group in self.muon_groups:
             rows, cols = group["params"][0].shape
             # Tall matrices get a larger step: sqrt(rows / cols) keeps the per-entry RMS matched.
@@ -349,7 +388,7 @@ class MuonAdamW:
             group["momentum_t"].fill_(group["momentum"])
             group["weight_decay_t"].fill_(group["weight_decay"])
             group["beta2_t"].fill_(group["beta2"])
-            self._update(
+            self._muon_update(
                 group["params"],
                 group["momentum_buffer"],
                 group["second_moment"],
