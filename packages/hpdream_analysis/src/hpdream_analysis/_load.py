@@ -29,7 +29,6 @@ from hpdream_core import (
     FORMAT_VERSION,
     STATUSES,
     UNKNOWN,
-    Classifier,
     Experiment,
     Labeler,
     LineReport,
@@ -53,6 +52,10 @@ class LoadResult:
     frame: pl.LazyFrame
     reports: tuple[LineReport, ...]
     files: tuple[str, ...]
+
+
+def _unclassified(description: str, hypothesis: str | None) -> tuple[str, str | None, bool]:
+    return UNKNOWN, None, False
 
 
 def _expand(paths: Iterable[PathLike]) -> list[Path]:
@@ -203,8 +206,8 @@ def load_with_reports(
     ``study`` and ``agent`` replace the files' values. For autoresearch logs
     they default to the folder name and the file name; with ``agent`` given
     and several autoresearch files, the files become runs 0, 1, ... of that
-    agent. Imported autoresearch rows are classified by core's
-    :class:`hpdream_core.Classifier` with the default taxonomy, or by
+    agent. Imported autoresearch rows are classified by core's importer
+    (its classifier with the default taxonomy), or by
     ``labeler`` (a :data:`hpdream_core.Labeler`); ``classify=False`` leaves them
     ``unknown``. Canonical logs keep their categories. ``strict=True`` raises
     :class:`hpdream_core.LogFormatError` at the first line that cannot be
@@ -217,8 +220,8 @@ def load_with_reports(
     if not paths:
         raise AnalysisError("load: give at least one file or folder")
     files = _expand(paths)
-    if labeler is None and classify:
-        labeler = Classifier().label_row
+    if labeler is None and not classify:
+        labeler = _unclassified
     frames: list[pl.LazyFrame] = []
     reports: list[LineReport] = []
     eager: list[tuple[str, pl.DataFrame]] = []

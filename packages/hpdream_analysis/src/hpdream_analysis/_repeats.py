@@ -121,6 +121,11 @@ def _word_set(tokens: pl.Expr) -> pl.Expr:
     return words.list.unique().list.sort()
 
 
+def _largest(frame: pl.DataFrame, column: str) -> int:
+    """The largest value of an integer column (0 when empty)."""
+    return int(frame.select(pl.col(column).max().fill_null(0).cast(pl.Int64)).item())
+
+
 def _prefix_length(size: pl.Expr, threshold: float) -> pl.Expr:
     # a set of s words shares, with any set of Jaccard >= t, one of its
     # s - ceil(t * s) + 1 rarest words (prefix filtering, in one global order)
@@ -169,7 +174,7 @@ def _text_matches(indexed: Texts, threshold: float) -> pl.DataFrame:
         .collect()
     )
     n_contents = max(contents.height, 1)
-    n_numbers = int(contents.get_column("_n").max() or 0) + 1
+    n_numbers = _largest(contents, "_n") + 1
     per_row = per_row.with_columns(_d=pl.col("_tid") * n_contents + pl.col("_c"))
     docs = per_row.group_by("_d").agg(
         pl.col("_tid").first(), pl.col("_c").first(), first=pl.col("position").min()
@@ -268,7 +273,7 @@ def _first_of_key(keyed: pl.DataFrame) -> pl.DataFrame:
     keyed = keyed.filter(pl.col("_key").is_not_null())
     if keyed.schema["_key"].is_integer():
         # one integer per (trajectory, key): faster to group than two columns
-        span = int(keyed.get_column("_key").max() or 0) + 1
+        span = _largest(keyed, "_key") + 1
         group = (pl.col("_tid") * span + pl.col("_key").cast(pl.Int64)).alias("_group")
     else:
         group = pl.struct("_tid", "_key").alias("_group")
