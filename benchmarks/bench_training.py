@@ -9,8 +9,14 @@ show val_bpb falling with training time. The data loader's own tokens/s is
 printed for the preset's batch shape.
 
     uv run python benchmarks/bench_training.py                 # 3 runs of cpu-tiny, 30 s each
-    uv run python benchmarks/bench_training.py --runs 1 --sweep 5,15
+    uv run python benchmarks/bench_training.py --runs 1 --sweep 5,15,30
     uv run python benchmarks/bench_training.py --preset smoke --budget 3
+    uv run python benchmarks/bench_training.py --like-reference --runs 1
+
+``--like-reference`` trains the configuration the reference was measured at
+on these CPUs (docs/benchmarks.md): the seed model at depth 2 (3.5M
+parameters, vocabulary 8192), 2 x 2048 tokens per step, with a small
+evaluation (65,536 tokens).
 """
 
 from __future__ import annotations
@@ -23,7 +29,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hpdream_runner.training import baseline_train_py, get_preset, run_training
+import attrs
+
+from hpdream_runner.training import Preset, baseline_train_py, get_preset, run_training
+
+#: The reference's CPU measurement: seed model at depth 2, batch 2 x 2048 (docs/benchmarks.md).
+LIKE_REFERENCE = attrs.evolve(
+    get_preset("seed"),
+    name="seed-depth2-cpu",
+    description="the seed model at depth 2 (3.5M), 2 x 2048 tokens per step, small evaluation",
+    budget_s=30.0,
+    grace_s=600.0,
+    eval_tokens=2**16,
+    eval_batch_size=2,
+    uncounted_steps=2,
+    constants={"DEPTH": 2, "DEVICE_BATCH_SIZE": 2, "TOTAL_BATCH_SIZE": 2**12},
+)
 
 FIELDS = (
     ("tokens/s", "tokens_per_second", "{:,.0f}"),
@@ -39,13 +60,12 @@ FIELDS = (
 )
 
 
-def loader_tokens_per_second(data_dir: Path, preset_name: str, seconds: float = 2.0) -> float:
+def loader_tokens_per_second(data_dir: Path, preset: Preset, seconds: float = 2.0) -> float:
     """The packing loader alone, at the preset's batch shape, on the CPU."""
     from hpdream_runner.data import PackedLoader, prepare
 
-    preset = get_preset(preset_name)
     data = prepare("builtin", data_dir=data_dir, vocab_size=preset.vocab_size)
-    rows = int(baseline_constants(preset_name)["DEVICE_BATCH_SIZE"])
+    rows = int(baseline_constants(preset)["DEVICE_BATCH_SIZE"])
     loader = iter(PackedLoader(data, "train", rows, preset.seq_len, device="cpu", seed=0))
     next(loader)
     tokens, started = 0, time.perf_counter()
@@ -55,14 +75,14 @@ def loader_tokens_per_second(data_dir: Path, preset_name: str, seconds: float = 
     return tokens / (time.perf_counter() - started)
 
 
-def baseline_constants(preset_name: str) -> dict[str, Any]:
+def baseline_constants(preset: Preset) -> dict[str, Any]:
     from hpdream_runner.training import read_constants
 
-    return read_constants(baseline_train_py(preset_name))
+    return read_constants(baseline_train_py(preset))
 
 
 def one_run(
-    workdir: Path, data_dir: Path, preset: str, budget: float | None, index: int
+    workdir: Path, data_dir: Path, preset: Preset, budget: float | None, index: int
 ) -> dict[str, Any]:
     train_py = workdir / "train.py"
     train_py.write_text(baseline_train_py(preset), encoding="utf-8")
@@ -72,7 +92,7 @@ def one_run(
         data_dir=data_dir,
         budget_s=budget,
         device="cpu",
-        out_dir=workdir / f"run-{preset}-{budget}-{index}",
+        out_dir=workdir / f"run-{preset.name}-{budget}-{index}",
     )
     if not result.ok:
         raise SystemExit(f"run {index} failed: {result.error} (see {result.output_path})")
@@ -107,13 +127,18 @@ def main() -> None:
     parser.add_argument("--budget", type=float, help="training seconds (default: the preset's)")
     parser.add_argument("--sweep", help="comma-separated shorter budgets to show val_bpb falling")
     parser.add_argument("--data-dir", type=Path, help="prepared data (default: a temporary folder)")
+    parser.add_argument(
+        "--like-reference",
+        action="store_true",
+        help="the reference's CPU configuration (see above)",
+    )
     parser.add_argument("--json", type=Path, help="also write every run's summary here")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="hpdream-bench-") as tmp:
         workdir = Path(tmp)
         data_dir = args.data_dir or workdir / "data"
-        preset = get_preset(args.preset)
+        preset = LIKE_REFERENCE if args.like_reference else get_preset(args.preset)
         from hpdream_runner.data import prepare
 
         started = time.perf_counter()
@@ -122,18 +147,17 @@ def main() -> None:
             f"data: builtin, vocab {preset.vocab_size}, prepared in {time.perf_counter() - started:.1f} s"
         )
         print(
-            f"loader alone: {loader_tokens_per_second(data_dir, args.preset):,.0f} tokens/s "
+            f"loader alone: {loader_tokens_per_second(data_dir, preset):,.0f} tokens/s "
             f"(rows of {preset.seq_len} tokens, CPU)"
         )
 
-        rows = [one_run(workdir, data_dir, args.preset, args.budget, i) for i in range(args.runs)]
+        rows = [one_run(workdir, data_dir, preset, args.budget, i) for i in range(args.runs)]
         budget = args.budget or preset.budget_s
-        print_table(rows, f"\n{args.preset}: {args.runs} run(s), budget {budget:g} s, device cpu")
+        print_table(rows, f"\n{preset.name}: {args.runs} run(s), budget {budget:g} s, device cpu")
         sweep_rows: list[dict[str, Any]] = []
         if args.sweep:
             for b in [float(v) for v in args.sweep.split(",")]:
-                sweep_rows.append(one_run(workdir, data_dir, args.preset, b, 0))
-            sweep_rows.append(rows[0])
+                sweep_rows.append(one_run(workdir, data_dir, preset, b, 0))
             print("\nval_bpb by training budget:")
             for row in sweep_rows:
                 print(
