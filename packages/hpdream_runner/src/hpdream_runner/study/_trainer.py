@@ -35,6 +35,7 @@ from typing import Any, Protocol, cast
 import attrs
 
 from hpdream_runner.agents._space import SpaceError, read_constants
+from hpdream_runner.training._runner import TrainResult
 
 
 class TrainOutcome(Protocol):
@@ -63,21 +64,8 @@ def real_trainer() -> Trainer:
     return cast(Trainer, run_training)
 
 
-@attrs.frozen
-class SyntheticResult:
-    """The result of :class:`SyntheticTrainer` (the attributes of ``TrainResult``)."""
-
-    ok: bool
-    val_bpb: float | None
-    training_seconds: float | None
-    total_seconds: float | None
-    peak_vram_mb: float | None
-    num_params_m: float | None
-    num_steps: int | None
-    error: str | None
-    summary: dict[str, Any]
-    output_path: Path | None
-    summary_path: Path | None
+#: The synthetic trainer returns the real trainer's record (importing it loads no torch).
+SyntheticResult = TrainResult
 
 
 #: Where the synthetic landscape has its optimum, per constant, relative to the baseline value
