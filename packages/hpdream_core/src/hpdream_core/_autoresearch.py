@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from hpdream_core._csvlog import LineReport, decode, read_log
+from hpdream_core._csvlog import REQUIRED_COLUMNS, LineReport, decode, parse_log
 from hpdream_core._exceptions import LogFormatError, SchemaError
 from hpdream_core._schema import BASELINE, UNKNOWN, Experiment, parse_datetime
 
@@ -278,16 +278,33 @@ def import_autoresearch(
     leaves every row ``unknown``). With ``strict=True`` the first line
     that cannot become a row raises :class:`LogFormatError`.
     """
-    p = Path(path)
-    where = str(path)
+    return _parse_file(
+        _read_text(path), path, study=study, agent=agent, run=run, strict=strict, labeler=labeler
+    )
+
+
+def _read_text(path: str | os.PathLike[str]) -> str:
     try:
-        data = p.read_bytes()
+        data = Path(path).read_bytes()
     except OSError as exc:
-        raise LogFormatError(where, None, f"cannot read: {exc.strerror or exc}") from None
-    text = decode(data, where)
+        raise LogFormatError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+    return decode(data, str(path))
+
+
+def _parse_file(
+    text: str,
+    path: str | os.PathLike[str],
+    *,
+    study: str | None,
+    agent: str | None,
+    run: int,
+    strict: bool,
+    labeler: Labeler | None,
+) -> ImportResult:
+    p = Path(path)
     return parse_autoresearch(
         text,
-        where,
+        str(path),
         study=study or p.resolve().parent.name or "study",
         agent=agent or p.stem,
         run=run,
@@ -421,15 +438,37 @@ def _experiment(
     return Experiment.from_values(values)
 
 
-def is_autoresearch_log(path: str | os.PathLike[str]) -> bool:
-    """Whether the file's first line is an autoresearch header (val_bpb and status columns)."""
+def _first_line(path: str | os.PathLike[str]) -> str | None:
     try:
         with open(path, encoding="utf-8-sig", errors="replace") as f:
-            header = f.readline()
-        _Layout(header, str(path))
-    except (OSError, LogFormatError):
+            return f.readline()
+    except OSError:
+        return None
+
+
+def _is_autoresearch_header(header: str) -> bool:
+    try:
+        _Layout(header, "")
+    except LogFormatError:
         return False
     return True
+
+
+def _is_canonical_header(header: str) -> bool:
+    names = {h.strip() for h in next(csv.reader(io.StringIO(header)), [])}
+    return set(REQUIRED_COLUMNS) <= names
+
+
+def is_autoresearch_log(path: str | os.PathLike[str]) -> bool:
+    """Whether the file's first line is an autoresearch header (val_bpb and status columns)."""
+    header = _first_line(path)
+    return header is not None and _is_autoresearch_header(header)
+
+
+def is_canonical_log(path: str | os.PathLike[str]) -> bool:
+    """Whether the file starts with an hpdream experiments CSV header."""
+    header = _first_line(path)
+    return header is not None and _is_canonical_header(header)
 
 
 LOG_SUFFIXES = (".tsv", ".csv", ".txt")
@@ -447,10 +486,11 @@ def find_logs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         p = Path(item)
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if (
-                    f.is_file()
-                    and f.suffix.lower() in LOG_SUFFIXES
-                    and (is_autoresearch_log(f) or is_canonical_log(f))
+                if not (f.is_file() and f.suffix.lower() in LOG_SUFFIXES):
+                    continue
+                header = _first_line(f)
+                if header is not None and (
+                    _is_autoresearch_header(header) or _is_canonical_header(header)
                 ):
                     found.append(f)
         elif p.exists():
@@ -458,17 +498,6 @@ def find_logs(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
         else:
             raise LogFormatError(str(p), None, "no such file or folder")
     return found
-
-
-def is_canonical_log(path: str | os.PathLike[str]) -> bool:
-    """Whether the file starts with an hpdream experiments CSV header."""
-    try:
-        with open(path, encoding="utf-8-sig", errors="replace") as f:
-            header = f.readline()
-    except OSError:
-        return False
-    names = {h.strip() for h in next(csv.reader(io.StringIO(header)), [])}
-    return {"study", "agent", "run", "index", "status", "description"} <= names
 
 
 def read_any(
@@ -484,15 +513,15 @@ def read_any(
 
     For a canonical log, ``study``/``agent`` (when given) replace the file's values.
     """
-    if is_canonical_log(path):
-        log = read_log(path, strict=strict)
-        experiments = log.experiments
-        changes = {k: v for k, v in (("study", study), ("agent", agent)) if v}
-        if changes:
-            experiments = tuple(e.evolve(**changes) for e in experiments)
-        with open(path, "rb") as f:
-            lines = sum(1 for _ in f)
-        return ImportResult(log.path, experiments, log.reports, lines)
-    return import_autoresearch(
-        path, study=study, agent=agent, run=run, strict=strict, labeler=labeler
-    )
+    where = str(path)
+    text = _read_text(path)
+    if not _is_canonical_header(text.split("\n", 1)[0]):
+        return _parse_file(
+            text, path, study=study, agent=agent, run=run, strict=strict, labeler=labeler
+        )
+    log = parse_log(text, where, strict=strict)
+    experiments = log.experiments
+    changes = {k: v for k, v in (("study", study), ("agent", agent)) if v}
+    if changes:
+        experiments = tuple(e.evolve(**changes) for e in experiments)
+    return ImportResult(log.path, experiments, log.reports, len(_split_lines(text)))
