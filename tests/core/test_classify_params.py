@@ -79,6 +79,30 @@ def params(text: str, **kw: str) -> list[tuple[str, object, object]]:
         ),
         ("Muon momentum fixed 0.95 no warmup", [("muon_momentum", None, 0.95)]),
         ("6x LR (0.006) no better than 3x", [("lr", None, 0.006)]),
+        # a parameter group after the value qualifies the name
+        ("add WD 0.01 to lm_head", [("lm_head_weight_decay", None, 0.01)]),
+        ("add WD 0.01 to embeddings (hurts)", [("embedding_weight_decay", None, 0.01)]),
+        ("lm_head WD 0.01 to 0.05", [("lm_head_weight_decay", 0.01, 0.05)]),
+        ("lr 0.04 to 0.05 for embeddings", [("embedding_lr", 0.04, 0.05)]),
+        ("LR for matrices 0.04 -> 0.05", [("matrix_lr", 0.04, 0.05)]),
+        ("set WD on embeddings to 0.01", [("embedding_weight_decay", None, 0.01)]),
+        (
+            "weight decay 0.1 for the value embeddings",
+            [("value_embedding_weight_decay", None, 0.1)],
+        ),
+        ("WD 0.1 to attention heads", [("weight_decay", None, 0.1)]),
+        ("use lr 0.05 for stability", [("lr", None, 0.05)]),
+        ("set final LR frac to 0.1", [("final_lr_frac", None, 0.1)]),
+        # chains after "=" and a title that is only a name
+        ("MATRIX_LR=0.04->0.05", [("matrix_lr", 0.04, 0.05)]),
+        ("lr = 0.04 -> 0.05 -> 0.06", [("lr", 0.04, 0.06)]),
+        ("matrix lr: 0.04 -> 0.05", [("matrix_lr", 0.04, 0.05)]),
+        ("X scale: 2 to 3", [("x_scale", 2, 3)]),
+        ("warmdown: 0.5", [("warmdown", None, 0.5)]),
+        ("Result: 0.98 -> 0.97", []),
+        ("val_bpb: 0.99 -> 0.98", []),
+        ("depth: 4 layers", []),
+        ("Sparse MoE MLP: 4 half-sized SwiGLU experts with Top-1 routing", []),
     ],
 )
 def test_stated_changes(text: str, expected: list[tuple[str, object, object]]) -> None:

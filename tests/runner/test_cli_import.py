@@ -15,7 +15,9 @@ from hpdream_runner.cli import main
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "results.tsv"
 
 
-def test_import_example_writes_canonical_csv(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_example_writes_canonical_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "e.csv"
     assert main(["import", str(EXAMPLE), "-o", str(out), "--study", "demo"]) == 0
     log = read_log(out, strict=True)
@@ -28,7 +30,9 @@ def test_import_example_writes_canonical_csv(tmp_path: Path, capsys: pytest.Capt
     assert "7 rows, 0 lines reported" in text
 
 
-def test_import_corpus_json_summary(corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_corpus_json_summary(
+    corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "all.csv"
     assert main(["import", str(corpus_dir), "-o", str(out), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -43,7 +47,9 @@ def test_import_corpus_json_summary(corpus_dir: Path, tmp_path: Path, capsys: py
     assert [r["line"] for r in windows["reported"]] == [8, 13, 19]
 
 
-def test_strict_mode_fails_with_file_and_line(corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_strict_mode_fails_with_file_and_line(
+    corpus_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     path = corpus_dir / "09_blueberry-llm__autoresearch-windows.tsv"
     assert main(["import", str(path), "-o", str(tmp_path / "x.csv"), "--strict"]) == 2
     err = capsys.readouterr().err
@@ -80,8 +86,13 @@ def test_import_fills_categories_with_the_classifier(tmp_path: Path) -> None:
     assert main(["import", str(EXAMPLE), "-o", str(out)]) == 0
     cats = [e.category for e in read_log(out).experiments]
     assert cats == [
-        "baseline", "hyperparameters", "schedule", "architecture", "architecture",
-        "optimizer", "hyperparameters",
+        "baseline",
+        "hyperparameters",
+        "schedule",
+        "architecture",
+        "architecture",
+        "optimizer",
+        "hyperparameters",
     ]
 
 

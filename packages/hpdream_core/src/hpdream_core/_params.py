@@ -299,7 +299,7 @@ _STOP: Final = _words(
 _VERBS: Final = _words(
     """
     increase increased increases increasing decrease decreased decreasing reduce reduced
-    reduces reducing lower lowered lowering raise raised raising setting change changed
+    reduces reducing lower lowered lowering raise raised raising set sets setting change changed
     changes changing switch switched switching replace replaced replacing use used uses
     using add added adding adds remove removed removing removes drop dropped dropping
     disable disabled disabling enable enabled enabling try tried trying halve halved
@@ -733,8 +733,10 @@ def _assign_scopes(tokens: list[Token]) -> None:
             elif low in ("at", "over", "from", "on") and not nxt_value:
                 if low != "on" or nxt_low == "top":
                     new_scope = CONTEXT
-            elif low in _CONTEXT_WORDS or low == "while":
-                new_scope = CONTEXT
+            elif (low in _CONTEXT_WORDS or low == "while") and not (
+                low == "for" and (nxt_low in _TARGETS or nxt_low in ("the", "all"))
+            ):
+                new_scope = CONTEXT  # but "LR for matrices" names a parameter group
             elif low == "with":
                 new_scope = WITH
             if new_scope is not None:
@@ -931,6 +933,36 @@ _RELATIVE_VERBS: Final = {
     "quartered": "0.25x",
 }
 _NAME_SYNONYMS: Final = {("learning", "rate"): ("lr",), ("wd",): ("weight", "decay")}
+# parameter groups a value can be set for: "WD 0.01 to embeddings", "LR 0.05 for matrices"
+_TARGETS: Final = {
+    "embedding": "embedding",
+    "embeddings": "embedding",
+    "embeds": "embedding",
+    "wte": "wte",
+    "lm_head": "lm_head",
+    "unembedding": "unembedding",
+    "unembeddings": "unembedding",
+    "head": "head",
+    "matrix": "matrix",
+    "matrices": "matrix",
+    "scalar": "scalar",
+    "scalars": "scalar",
+    "attention": "attention",
+    "attn": "attn",
+    "mlp": "mlp",
+    "mlps": "mlp",
+    "norm": "norm",
+    "norms": "norm",
+    "gate": "gate",
+    "gates": "gate",
+    "bias": "bias",
+    "biases": "bias",
+    "lambda": "lambda",
+    "lambdas": "lambda",
+    "value_embeds": "value_embedding",
+    "value_embeddings": "value_embedding",
+}
+_TARGET_MODIFIERS: Final = _words("value token input output")
 # tiers of where a stated value was found (lower is more trusted)
 _T_MAIN, _T_PURPOSE, _T_UPPER_PAREN, _T_SECOND, _T_HYP = range(5)
 
@@ -997,6 +1029,25 @@ def _name_left(tokens: Sequence[Token], j: int, anchor: Token) -> list[Token]:
             continue
         if (
             t.kind == WORD
+            and t.low in ("on", "for")
+            and words
+            and k > 0
+            and _name_word(tokens[k - 1])
+        ):
+            # "WD on embeddings to 0.01": the group qualifies the name before it
+            group, end = _target_at(tokens, k)
+            if group and tokens[end - 1] is words[-1]:
+                left = _name_left(tokens, k - 1, anchor)
+                if left:
+                    return [_renamed(words[0], g) for g in group] + left
+            break
+        if t.kind == WORD and t.low in ("the", "all") and words and k > 0:
+            if tokens[k - 1].low in ("on", "for"):
+                k -= 1  # "for the value embeddings"
+                continue
+            break
+        if (
+            t.kind == WORD
             and t.low in ("of", "in")
             and words
             and k > 0
@@ -1015,6 +1066,13 @@ def _name_left(tokens: Sequence[Token], j: int, anchor: Token) -> list[Token]:
     return words
 
 
+def _renamed(t: Token, text: str) -> Token:
+    """A copy of ``t`` (its role and scope) that reads ``text``."""
+    out = Token(t.kind, text, t.start, t.end)
+    out.role, out.scope, out.depth, out.clause = t.role, t.scope, t.depth, t.clause
+    return out
+
+
 def _name_right(tokens: Sequence[Token], i: int) -> list[Token]:
     words: list[Token] = []
     n = len(tokens)
@@ -1022,6 +1080,39 @@ def _name_right(tokens: Sequence[Token], i: int) -> list[Token]:
         words.append(tokens[i])
         i += 1
     return words
+
+
+def _target_at(tokens: Sequence[Token], k: int) -> tuple[tuple[str, ...], int]:
+    """The parameter group named after a value ("to embeddings", "for the matrices"), and the end.
+
+    ``((), k)`` when tokens[k] does not start one.
+    """
+    n = len(tokens)
+    if k + 1 >= n or tokens[k].kind != WORD or tokens[k].low not in ("to", "on", "for", "in"):
+        return (), k
+    j = k + 1
+    if tokens[j].low in ("the", "all") and j + 1 < n:
+        j += 1
+    t = tokens[j]
+    if t.kind != WORD:
+        return (), k
+    if t.low in _TARGET_MODIFIERS and j + 1 < n and _TARGETS.get(tokens[j + 1].low) == "embedding":
+        return (t.low, "embedding"), j + 2
+    group = _TARGETS.get(t.low)
+    if group is None or (j + 1 < n and _name_word(tokens[j + 1])):
+        return (), k  # "to attention heads", "in MLP hidden": part of a longer phrase
+    return (group,), j + 1
+
+
+def _title_name(tokens: Sequence[Token], colon: int) -> list[Token]:
+    """The words before a title's colon when they are only a name ("matrix lr: 0.04 -> 0.05")."""
+    if colon < 1 or tokens[colon].text != ":":
+        return []
+    start = _first_word(tokens, 0)
+    words = tokens[start:colon]
+    if not words or len(words) > 4 or not all(_name_word(t) for t in words):
+        return []
+    return list(words)
 
 
 def _value_at(tokens: Sequence[Token], i: int, *, loose: bool = False) -> tuple[Value, int] | None:
@@ -1126,12 +1217,18 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
         start: int,
         explicit: bool,
         weak: bool = False,
+        group: tuple[str, ...] = (),
     ) -> None:
         if tier is None or not name_tokens:
             return
         if any(t.scope in (NEGATED, CONTEXT) for t in name_tokens):
             return
         name = normalise_name([t.text for t in name_tokens])
+        if group:
+            # "WD 0.01 to embeddings": embedding_weight_decay, unless the name says so already
+            prefix = normalise_name(group)
+            if not name.startswith(prefix):
+                name = f"{prefix}_{name}"
         if _blocked(name):
             return
         if (
@@ -1165,19 +1262,28 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
             if v is not None and tokens[i - 1].low != str(v[0]).lower():
                 new, k = v
                 old: Value = None
+                while k + 1 < n and tokens[k].kind == ARROW:
+                    # "MATRIX_LR=0.04->0.05"
+                    nv = _value_at(tokens, k + 1)
+                    if nv is None:
+                        break
+                    old = new if old is None else old
+                    new, k = nv
                 if k + 1 < n and tokens[k].text == "(" and tokens[k + 1].low == "from":
                     ov = _value_at(tokens, k + 2)
-                    old = ov[0] if ov else None
+                    old = ov[0] if ov else old
                 elif k < n and tokens[k].low == "from":
                     ov = _value_at(tokens, k + 1)
-                    old = ov[0] if ov else None
+                    old = ov[0] if ov else old
+                group, after = _target_at(tokens, k)
                 name_tok = tokens[i - 1]
                 if _name_word(name_tok) or name_tok.low in _ADJECTIVES:
                     names = [name_tok]
                     if name_tok.text.isalpha() and name_tok.text.islower() and i >= 2:
                         # "SDPA scale=1/head_dim": a plain word is named by the words before it
                         names = (_name_left(tokens, i - 2, name_tok)[-2:] or []) + names
-                    emit(_tier(name_tok), names, old, new, name_tok.start, True)
+                    emit(_tier(name_tok), names, old, new, name_tok.start, True, group=group)
+                    k = after
                 used.update(range(i - 1, k))
                 i = k
                 continue
@@ -1217,6 +1323,10 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
             words = _name_left(tokens, before, t)
             if not words and before >= 0 and tokens[before].text == "(" and len(chain) == 2:
                 words = _name_left(tokens, before - 1, tokens[before])
+            tier = _tier(t)
+            if not words and before == i - 1:
+                words = _title_name(tokens, before)
+                tier = _tier(words[0]) if words else tier
             if not words:
                 words = _name_right(tokens, m)
                 if words and (words[0].low in _COUNT_NOUNS or words[0].low in _OUTCOME_UNITS):
@@ -1229,7 +1339,8 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
             if _is_factor(old_v) and _is_factor(new_v):
                 # "MLP 4x -> 3x": a ratio that is set, not a relative change
                 old_v, new_v = float(str(old_v)[:-1]), float(str(new_v)[:-1])
-            emit(_tier(t), words, old_v, new_v, t.start, True)
+            group, m = _target_at(tokens, m)
+            emit(tier, words, old_v, new_v, t.start, True, group=group)
             used.update(range(i, m))
             i = m
             continue
@@ -1247,7 +1358,8 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
             words = _name_left(tokens, before - 1, t)
             if words and not (prev.low == "at" and isinstance(value, str)):
                 old = _instead_of(tokens, k)
-                emit(_tier(t), words, old, value, t.start, prev.low == "to")
+                group, k = _target_at(tokens, k)
+                emit(_tier(t), words, old, value, t.start, prev.low == "to", group=group)
             used.update(range(i, k))
             i = k
             continue
@@ -1280,7 +1392,16 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
                 i = k
                 continue
             words = _name_left(tokens, before, t)
-            emit(_tier(t), words, _instead_of(tokens, k), value, t.start, False)
+            old = _instead_of(tokens, k)
+            group, k = _target_at(tokens, k)
+            emit(_tier(t), words, old, value, t.start, False, group=group)
+            used.update(range(i, k))
+            i = k
+            continue
+        # a title that is a name: "warmdown: 0.5"
+        title = _title_name(tokens, before) if before == i - 1 and t.kind == NUM else []
+        if title and (k >= n or tokens[k].kind == PUNCT):
+            emit(_tier(title[0]), title, None, value, t.start, True)
             used.update(range(i, k))
             i = k
             continue
