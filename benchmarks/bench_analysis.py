@@ -3,8 +3,9 @@
 Run: ``uv run python benchmarks/bench_analysis.py [--repeat 3] [--sizes 1000 100000 1000000]``.
 
 Prints, per size, the median wall seconds of ``summarize(frame).collect()`` over
-``--repeat`` runs, once with the default parameter source (core's
-``extract_params``, Python, once per distinct description) and once with
+``--repeat`` runs, once with the default parameter source (core's extraction
+through ``hpdream_core.ParamExtractor``: Python, once per distinct description,
+descriptions that differ only in their numbers read once) and once with
 ``extract="text"`` (the vectorised text rules), and the peak resident memory of
 a fresh process doing one default run; then the median seconds of
 ``repeats()`` over 10^5 descriptions, templated and all distinct.
@@ -208,7 +209,7 @@ def main() -> None:
         trajectories, length = _shape(size)
         print(
             f"summarize {size:>9,} experiments ({trajectories} x {length}, {distinct:,} distinct "
-            f"descriptions): {core:7.3f} s (core extract_params), {text:7.3f} s (extract='text'), "
+            f"descriptions): {core:7.3f} s (core extraction), {text:7.3f} s (extract='text'), "
             f"median of {args.repeat}; peak RSS {peak['peak_mib']:.0f} MiB scanning parquet "
             f"({peak['before_mib']:.0f} MiB after imports)"
         )
@@ -220,7 +221,7 @@ def main() -> None:
         for extract in (None, "text"):
             seconds = _time(lambda f=frame, e=extract: repeats(f, extract=e).collect(), args.repeat)
             found = repeats(frame, extract=extract).collect().height
-            source = "core extract_params" if extract is None else "extract='text'"
+            source = "core extraction" if extract is None else "extract='text'"
             print(
                 f"repeats   {args.repeats_size:>9,} {name} descriptions ({source}): "
                 f"{seconds:7.3f} s median of {args.repeat}; {found:,} repeats"

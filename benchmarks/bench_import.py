@@ -17,7 +17,19 @@ from pathlib import Path
 
 from hpdream_core import import_autoresearch, read_log, write_log
 
-WORDS = "increase decrease MATRIX_LR depth warmdown ratio batch halve double softcap window".split()
+WORDS = [
+    "increase",
+    "decrease",
+    "MATRIX_LR",
+    "depth",
+    "warmdown",
+    "ratio",
+    "batch",
+    "halve",
+    "double",
+    "softcap",
+    "window",
+]
 
 
 def synthetic_tsv(path: Path, rows: int, seed: int = 0) -> None:
@@ -27,7 +39,9 @@ def synthetic_tsv(path: Path, rows: int, seed: int = 0) -> None:
         status = rng.choices(["keep", "discard", "crash"], [2, 7, 1])[0]
         val = "0.000000" if status == "crash" else f"{0.9 + rng.random() / 10:.6f}"
         desc = " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 30)))
-        lines.append(f"{rng.getrandbits(28):07x}\t{val}\t{rng.random() * 80:.1f}\t{status}\t{desc} {i}")
+        lines.append(
+            f"{rng.getrandbits(28):07x}\t{val}\t{rng.random() * 80:.1f}\t{status}\t{desc} {i}"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 

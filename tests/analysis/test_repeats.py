@@ -120,6 +120,22 @@ def test_params_rule_with_core_extractor() -> None:
     assert got.select("index", "repeat_of", "rule").rows() == [(2, 1, "params")]
 
 
+def test_the_same_value_for_another_parameter_group_is_not_a_repeat() -> None:
+    # Karpathy's log: weight decay on the head, then on the embeddings, then the head again
+    frame = one(
+        rows_of(
+            [
+                "baseline",
+                "add WD 0.01 to lm_head",
+                "add WD 0.01 to embeddings (hurts)",
+                "lm_head WD 0.01 again",
+            ]
+        )
+    )
+    got = ha.repeats(frame, rules=["params"]).collect()
+    assert got.select("index", "repeat_of", "rule").rows() == [(3, 1, "params")]
+
+
 def test_diff_rule() -> None:
     diffs = [
         None,

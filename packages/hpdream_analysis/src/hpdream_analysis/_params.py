@@ -4,12 +4,14 @@ Repeats (the parameter rule) and micro-optimisation loops need, for each
 experiment, the parameters it set and their old and new values. Two sources:
 
 * ``hpdream_core.extract_params(description, *, hypothesis=None, ...)`` (the
-  classifier's extraction), when the installed core has it, or any callable
-  with that shape passed as ``extract=``: applied once per distinct
-  (description, hypothesis);
-* otherwise a small text-only extractor written here, run as vectorised polars
-  string expressions (fast: no Python per row). :func:`text_param_changes` is the
-  same rules in plain Python (used by tests as the reference).
+  classifier's extraction, the default; through ``hpdream_core.ParamExtractor``,
+  which reads descriptions that differ only in their numbers once), or any
+  callable ``extract(description, hypothesis)`` passed as ``extract=``:
+  applied once per distinct (description, hypothesis);
+* or, with ``extract="text"``, a small text-only extractor written here, run as
+  vectorised polars string expressions (no Python per row).
+  :func:`text_param_changes` is the same rules in plain Python (used by tests
+  as the reference).
 
 The text rules, on the lower-cased description: ``NAME from A to B``,
 ``NAME A -> B`` (also ``→``, ``=>``, ``to``), ``NAME=B`` / ``NAME: B``, and
@@ -304,16 +306,13 @@ def callable_changes(texts: pl.DataFrame, extract: Extractor) -> pl.DataFrame:
     return pl.DataFrame(out, schema=CHANGES_SCHEMA)
 
 
-def default_extractor() -> Extractor | None:
-    """``hpdream_core.extract_params`` wrapped as an :data:`Extractor`, when core has it."""
-    core_extract = getattr(hpdream_core, "extract_params", None)
-    if core_extract is None:
-        return None
+def default_extractor() -> Extractor:
+    """Core's extraction as an :data:`Extractor`: a fresh ``hpdream_core.ParamExtractor``.
 
-    def extract(description: str, hypothesis: str | None) -> Iterable[Any]:
-        return core_extract(description, hypothesis=hypothesis)  # type: ignore[no-any-return]
-
-    return extract
+    It gives what ``hpdream_core.extract_params`` gives, reading descriptions
+    that differ only in their numbers once.
+    """
+    return hpdream_core.ParamExtractor()
 
 
 ExtractArg = Extractor | Literal["text"] | None
@@ -416,8 +415,8 @@ def param_changes(frame: pl.LazyFrame, *, extract: ExtractArg = None) -> pl.Lazy
     old value takes the value the same parameter was last set to earlier in the
     trajectory (``old_inferred`` true).
 
-    ``extract`` picks the source: None for ``hpdream_core.extract_params`` when
-    core has it (else the text rules), ``"text"`` for the text rules of this
+    ``extract`` picks the source: None for ``hpdream_core.extract_params``
+    (through ``ParamExtractor``), ``"text"`` for the text rules of this
     module, or a callable ``extract(description, hypothesis)`` returning objects
     with ``name``, ``old`` and ``new``. Computed in one batch when collected.
     """

@@ -18,6 +18,7 @@ from hpdream_core._classify import Classifier, Label, classify, extract_params
 from hpdream_core._codediff import CodeDiff, ConstantChange, SymbolChange, diff_train_py
 from hpdream_core._csvlog import LineReport, LogRead, LogWriter, parse_log, read_log, write_log
 from hpdream_core._exceptions import HpdreamError, LogFormatError, SchemaError, TaxonomyError
+from hpdream_core._extract import ParamExtractor
 from hpdream_core._params import ParamChange
 from hpdream_core._schema import (
     BASELINE,
@@ -64,6 +65,7 @@ __all__ = [
     "LogRead",
     "LogWriter",
     "ParamChange",
+    "ParamExtractor",
     "SchemaError",
     "Status",
     "Subcategory",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final
 
 import attrs
@@ -1204,7 +1204,12 @@ def _blocked(name: str) -> bool:
     return _OUTCOME_PART.search(name) is not None
 
 
-def _scan(tokens: Sequence[Token]) -> list[_Found]:
+#: ``value_at(tokens, i, loose=False)``: the value starting at tokens[i] and the index after it
+ValueAt = Callable[..., "tuple[Value, int] | None"]
+
+
+def _scan(tokens: Sequence[Token], value_at: ValueAt = _value_at) -> list[_Found]:
+    """Every change stated in ``tokens``, read with ``value_at`` (traced by ParamExtractor)."""
     found: list[_Found] = []
     used: set[int] = set()
     n = len(tokens)
@@ -1258,22 +1263,22 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
             continue
         # NAME = VALUE
         if t.kind == PUNCT and t.text in ("=", ":=") and i > 0 and tokens[i - 1].kind == WORD:
-            v = _value_at(tokens, i + 1, loose=True)
+            v = value_at(tokens, i + 1, loose=True)
             if v is not None and tokens[i - 1].low != str(v[0]).lower():
                 new, k = v
                 old: Value = None
                 while k + 1 < n and tokens[k].kind == ARROW:
                     # "MATRIX_LR=0.04->0.05"
-                    nv = _value_at(tokens, k + 1)
+                    nv = value_at(tokens, k + 1)
                     if nv is None:
                         break
                     old = new if old is None else old
                     new, k = nv
                 if k + 1 < n and tokens[k].text == "(" and tokens[k + 1].low == "from":
-                    ov = _value_at(tokens, k + 2)
+                    ov = value_at(tokens, k + 2)
                     old = ov[0] if ov else old
                 elif k < n and tokens[k].low == "from":
-                    ov = _value_at(tokens, k + 1)
+                    ov = value_at(tokens, k + 1)
                     old = ov[0] if ov else old
                 group, after = _target_at(tokens, k)
                 name_tok = tokens[i - 1]
@@ -1287,14 +1292,14 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
                 used.update(range(i - 1, k))
                 i = k
                 continue
-        v = _value_at(tokens, i)
+        v = value_at(tokens, i)
         if v is None:
             # halve NAME / double NAME
             if t.kind == WORD and t.low in _RELATIVE_VERBS and t.role == CHANGE:
                 words = _name_right(tokens, i + 1)
                 end = i + 1 + len(words)
                 if words and not (
-                    end < n and (_value_at(tokens, end) or tokens[end].low in ("to", "from", "by"))
+                    end < n and (value_at(tokens, end) or tokens[end].low in ("to", "from", "by"))
                 ):
                     emit(_tier(t), words, None, _RELATIVE_VERBS[t.low], t.start, False, weak=True)
             i += 1
@@ -1304,7 +1309,7 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
         chain = [value]
         m = k
         while m + 1 < n and (tokens[m].kind == ARROW or tokens[m].low == "to"):
-            nv = _value_at(tokens, m + 1)
+            nv = value_at(tokens, m + 1)
             if (
                 nv is None
                 and isinstance(value, str)
@@ -1357,7 +1362,7 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
                 continue
             words = _name_left(tokens, before - 1, t)
             if words and not (prev.low == "at" and isinstance(value, str)):
-                old = _instead_of(tokens, k)
+                old = _instead_of(tokens, k, value_at)
                 group, k = _target_at(tokens, k)
                 emit(_tier(t), words, old, value, t.start, prev.low == "to", group=group)
             used.update(range(i, k))
@@ -1392,7 +1397,7 @@ def _scan(tokens: Sequence[Token]) -> list[_Found]:
                 i = k
                 continue
             words = _name_left(tokens, before, t)
-            old = _instead_of(tokens, k)
+            old = _instead_of(tokens, k, value_at)
             group, k = _target_at(tokens, k)
             emit(_tier(t), words, old, value, t.start, False, group=group)
             used.update(range(i, k))
@@ -1424,13 +1429,13 @@ def _is_factor(v: Value) -> bool:
     return isinstance(v, str) and v.endswith("x") and _is_number(v[:-1])
 
 
-def _instead_of(tokens: Sequence[Token], k: int) -> Value:
+def _instead_of(tokens: Sequence[Token], k: int, value_at: ValueAt = _value_at) -> Value:
     n = len(tokens)
     if k + 2 < n and tokens[k].low == "instead" and tokens[k + 1].low == "of":
-        v = _value_at(tokens, k + 2)
+        v = value_at(tokens, k + 2)
         return v[0] if v else None
     if k + 1 < n and tokens[k].text == "(" and k + 2 < n and tokens[k + 1].low == "from":
-        v = _value_at(tokens, k + 2)
+        v = value_at(tokens, k + 2)
         return v[0] if v else None
     return None
 
@@ -1458,7 +1463,14 @@ def extract_text_params(
     """
     if analysis.baseline is not None:
         return ()
-    found = _scan(analysis.tokens)
+    return tuple(ParamChange(f.name, f.old, f.new) for f in _chosen(analysis, more))
+
+
+def _chosen(
+    analysis: Analysis, more: Analysis | None, value_at: ValueAt = _value_at
+) -> list[_Found]:
+    """The changes :func:`extract_text_params` returns, as found, in order."""
+    found = _scan(analysis.tokens, value_at)
     if more is not None:
         found += [attrs.evolve(f, tier=_T_HYP, start=f.start + 10**9) for f in _scan(more.tokens)]
     if _has_change_part(analysis):
@@ -1474,10 +1486,10 @@ def extract_text_params(
         keep |= {_T_PURPOSE, _T_UPPER_PAREN, _T_SECOND}
     else:
         keep.add(_T_HYP)
-    out: list[ParamChange] = []
+    out: list[_Found] = []
     seen: set[str] = set()
     for f in sorted(found, key=lambda f: f.start):
         if f.tier in keep and f.name not in seen:
             seen.add(f.name)
-            out.append(ParamChange(f.name, f.old, f.new))
-    return tuple(out)
+            out.append(f)
+    return out
