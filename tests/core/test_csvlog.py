@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -144,6 +145,37 @@ def test_writer_resumes_after_a_cut_without_losing_or_duplicating(tmp_path: Path
     log = read_log(path, strict=True)
     assert [e.index for e in log.experiments] == [0, 1, 2]
     assert (tmp_path / "e.csv.cut").read_text() == "s,a,0,2,,keep,0.5\n"
+
+
+def test_writer_takes_its_log_back_when_the_file_is_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    with LogWriter(path, fsync=False) as w:
+        w.append(_exp(0))
+        w.append(_exp(1))
+        forged = tmp_path / "forged.csv"
+        write_log(forged, [_exp(0, description="forged")])
+        os.replace(forged, path)  # someone swaps the file under the open writer
+        w.append(_exp(2))
+        assert w.replaced == [tmp_path / "e.csv.replaced-1"]
+    log = read_log(path, strict=True)
+    assert [e.description for e in log.experiments] == ["exp 0", "exp 1", "exp 2"]
+    assert read_log(tmp_path / "e.csv.replaced-1").experiments[0].description == "forged"
+
+
+def test_writer_puts_a_deleted_log_back(tmp_path: Path) -> None:
+    path = tmp_path / "e.csv"
+    with LogWriter(path, fsync=False) as w:
+        w.append(_exp(0))
+        path.unlink()
+        w.append(_exp(1))
+        # a copy of the writer's own rows in a new file (a restore) is simply taken over
+        copy = path.read_bytes()
+        path.unlink()
+        path.write_bytes(copy)
+        w.append(_exp(2))
+        assert w.replaced == []
+    assert [e.index for e in read_log(path, strict=True).experiments] == [0, 1, 2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv"]
 
 
 def test_writer_refuses_a_file_that_is_not_a_log(tmp_path: Path) -> None:

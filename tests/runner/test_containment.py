@@ -186,7 +186,8 @@ def test_every_breach_is_caught_and_only_the_harness_own_files_restored(
             assert f.read_bytes() == data and not f.is_symlink()
         assert guard.verify() == []
     elif attack == "replace_log":
-        # the harness appends through the file it opened: a replaced log cannot be repaired
+        # the guard cannot repair a replaced log: the harness's LogWriter takes it back
+        # on its next append (tests/core/test_csvlog.py)
         assert "replaced by another file" in found[0].detail
         assert [v.kind for v in guard.verify()] == [kind]
     else:

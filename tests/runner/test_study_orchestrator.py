@@ -246,6 +246,35 @@ def test_a_violation_is_a_crash_that_is_not_trained(tmp_path: Path) -> None:
     assert guards[0].after == 3
 
 
+def test_a_replaced_log_gets_the_harness_rows_back(tmp_path: Path) -> None:
+    class Guard:
+        calls = 0
+
+        def before_experiment(self, train_py: str) -> list[str]:
+            Guard.calls += 1
+            if Guard.calls == 2:  # between experiments, something swaps the log
+                forged = log_path.with_name("forged.csv")
+                forged.write_text("study,agent\ns,forged\n")
+                forged.replace(log_path)
+            return []
+
+        def after_experiment(self) -> None:
+            pass
+
+    versions = [
+        (set_constants(MINI_TRAIN_PY, {"MATRIX_LR": 0.05}), "one"),
+        (set_constants(MINI_TRAIN_PY, {"MATRIX_LR": 0.03}), "two"),
+    ]
+    config = _replay_config(tmp_path, versions)
+    log_path = Layout(config.output).log_path
+    _study(config, FakeTrainer(MINI_TRAIN_PY), guard=lambda context: Guard()).run()
+    assert [r.description for r in _rows(config)] == ["baseline", "one", "two"]
+    aside = log_path.with_name("experiments.csv.replaced-1")
+    assert aside.read_text() == "study,agent\ns,forged\n"
+    run_meta = json.loads(next(Layout(config.output).root.rglob("run.json")).read_text())
+    assert "another file had replaced the log" in run_meta["warnings"][0]
+
+
 @attrs.frozen
 class _Label:
     category: str

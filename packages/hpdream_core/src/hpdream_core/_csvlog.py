@@ -237,6 +237,12 @@ class LogWriter:
     ``<file>.cut``, so appending goes on from the last complete row. Rows with
     an extra column the file lacks are refused (the header is never rewritten).
     Use as a context manager, or call :meth:`close`.
+
+    The writer's file is the log: if something else deletes or replaces the
+    file at ``path`` while it is open, the next :meth:`append` puts the
+    writer's rows back at ``path`` (the other file, when it differs, is kept
+    as ``<file>.replaced-N``, listed in :attr:`replaced`) and goes on there,
+    so no row is written to a file nobody can see.
     """
 
     def __init__(
@@ -255,9 +261,44 @@ class LogWriter:
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.header = [*COLUMN_NAMES, *dict.fromkeys(extra_columns)]
-        self._file: IO[str] = self.path.open("a", encoding="utf-8", newline="")
+        #: files found at ``path`` in place of the writer's own, moved aside
+        self.replaced: list[Path] = []
+        self._file: IO[str] = self._open()
         if not exists:
             self._write(_row_text(self.header, {h: h for h in self.header}))
+
+    def _open(self) -> IO[str]:
+        f = self.path.open("a+", encoding="utf-8", newline="")
+        st = os.fstat(f.fileno())
+        self._identity = (st.st_dev, st.st_ino)
+        return f
+
+    def _reclaim(self) -> None:
+        """Put the writer's own file back at ``path`` if it was deleted or replaced."""
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            st = None
+        if st is not None and (st.st_dev, st.st_ino) == self._identity:
+            return
+        self._file.flush()
+        self._file.seek(0)
+        ours = self._file.read().encode("utf-8")
+        if st is not None and self.path.read_bytes() != ours:
+            n = 1
+            while (aside := self.path.with_name(f"{self.path.name}.replaced-{n}")).exists():
+                n += 1
+            os.replace(self.path, aside)
+            self.replaced.append(aside)
+        tmp = self.path.with_name(f".{self.path.name}.reclaim")
+        with tmp.open("wb") as f:
+            f.write(ours)
+            f.flush()
+            if self.fsync:
+                os.fsync(f.fileno())
+        os.replace(tmp, self.path)
+        self._file.close()
+        self._file = self._open()
 
     def _recover(self) -> list[str]:
         p = str(self.path)
@@ -295,6 +336,7 @@ class LogWriter:
         """Write one row and flush it to disk."""
         row = experiment.to_row()
         _check_row(row, self.header, str(self.path))
+        self._reclaim()
         self._write(_row_text(self.header, row))
 
     def close(self) -> None:

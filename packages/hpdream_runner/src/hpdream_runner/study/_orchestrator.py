@@ -1001,11 +1001,18 @@ class Study:
                 },
             )
             self._check_interrupt()
+            moved_aside = len(self._writer.replaced)
             self._writer.append(row)  # the commit point: from here on the experiment happened
         except BaseException:
             with contextlib.suppress(WorkspaceError):
                 ws.reset(state.best_commit)
             raise
+        for aside in self._writer.replaced[moved_aside:]:
+            self._warn(
+                state,
+                f"experiment {index}: another file had replaced the log; the harness's rows "
+                f"were put back and that file kept as {aside}",
+            )
         guard.after_experiment()
         if classify_error is not None:
             self._warn(
