@@ -80,6 +80,28 @@ def test_planted_effects_are_found() -> None:
         assert 0 <= r["p_value"] <= 1
 
 
+def test_relative_gain_as_the_outcome_when_baselines_differ() -> None:
+    # the broader agents ran on slower hardware: a higher val_bpb throughout, a larger gain
+    scaled = planted_study().with_columns(
+        pl.col("val_bpb")
+        * pl.col("agent").replace_strict(
+            {"small": 1.0, "agent2": 1.2, "agent3": 1.4, "agent4": 1.6, "agent5": 1.8, "large": 2.0}
+        )
+    )
+    by_best = ha.hypotheses(scaled, permutations=2000)
+    by_gain = ha.hypotheses(scaled, permutations=2000, outcome="relative_gain")
+    h1_best = by_best.filter(pl.col("hypothesis") == "H1").row(0, named=True)
+    h1_gain = by_gain.filter(pl.col("hypothesis") == "H1").row(0, named=True)
+    assert h1_best["value"] > 0.8 and h1_best["verdict"] == "not supported"
+    assert h1_gain["value"] > 0.8 and h1_gain["verdict"] == "supported"
+    assert h1_gain["statistic"] == "Pearson r (categories_explored vs relative_gain)"
+    assert "r > 0" in h1_gain["test"]
+    # H6 ranks the better half by gain: the broad agents, which found "muon"
+    assert "muon" in by_gain.filter(pl.col("hypothesis") == "H6").item(0, "statistic")
+    with pytest.raises(StatisticsError, match="outcome"):
+        ha.hypotheses(scaled, outcome="val_bpb")  # type: ignore[arg-type]
+
+
 def test_not_testable_without_what_the_tests_need() -> None:
     table = ha.hypotheses(planted_study(), permutations=200, small_n=3)
     got = {r["hypothesis"]: r for r in table.iter_rows(named=True)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import numpy as np
 import polars as pl
@@ -21,14 +21,18 @@ from scipy import stats
 from hpdream_analysis._exceptions import StatisticsError
 from hpdream_analysis._micro import micro_loops
 from hpdream_analysis._schema import TRAJECTORY, require
-from hpdream_analysis._stats import correlate
+from hpdream_analysis._stats import Direction, correlate
 from hpdream_analysis._summary import summarize
 from hpdream_analysis._trajectory import annotate, dry_streaks
 
+#: What "performance" is in H1, H2 and H6 (see :func:`hypotheses`).
+Outcome = Literal["best_val_bpb", "relative_gain"]
+OUTCOMES: Final = ("best_val_bpb", "relative_gain")
+
 #: What each hypothesis claims.
 CLAIMS: Final[Mapping[str, str]] = {
-    "H1": "breadth predicts performance: agents exploring more categories reach a lower best val_bpb",
-    "H2": "pivoting when stuck: agents that change category after a failure reach a lower best val_bpb",
+    "H1": "breadth predicts performance: agents exploring more categories reach a better result",
+    "H2": "pivoting when stuck: agents that change category after a failure reach a better result",
     "H3a": "context size: the smaller-context agent repeats earlier experiments more often",
     "H3b": "context size: the smaller-context agent has longer plateaus (dry streaks)",
     "H4": "success rates (kept / n) differ between agents",
@@ -88,13 +92,15 @@ def _correlation_row(
     hypothesis: str,
     agents: pl.DataFrame,
     x: str,
+    outcome: Outcome,
     alpha: float,
     small: bool,
     permutations: int,
     seed: int,
 ) -> dict[str, Any]:
+    better: Direction = "less" if outcome == "best_val_bpb" else "greater"
     result = correlate(
-        agents, x, "best_val_bpb", direction="less", permutations=permutations, seed=seed
+        agents, x, outcome, direction=better, permutations=permutations, seed=seed
     ).row(0, named=True)
     r, p = result["pearson_r"], result["permutation_p_one_sided"]
     if r is None:
@@ -106,13 +112,14 @@ def _correlation_row(
             f"[{result['loo_min']:.3f}, {result['loo_max']:.3f}]; {result['permutation_method']} "
             f"permutation p over {result['permutations']} pairings"
         )
-    supported = None if r is None else bool(r < 0 and p < alpha)
+    sign = -1 if better == "less" else 1
+    supported = None if r is None else bool(sign * r > 0 and p < alpha)
     return _row(
         hypothesis,
-        f"Pearson r ({x} vs best_val_bpb)",
+        f"Pearson r ({x} vs {outcome})",
         r,
         p,
-        "one-sided permutation test (r < 0)",
+        f"one-sided permutation test (r {'<' if sign < 0 else '>'} 0)",
         supported=supported,
         n=result["n"],
         exploratory=small,
@@ -190,11 +197,16 @@ def hypotheses(
     permutations: int = 10_000,
     seed: int = 0,
     summary_options: Mapping[str, Any] | None = None,
+    outcome: Outcome = "best_val_bpb",
 ) -> pl.DataFrame:
     """Evaluate H1-H7 of the seed study on every study in ``frame`` (experiments).
 
     ``context_pair`` names two agents (smaller context, larger context) for
-    H3; without it H3 is not testable. ``summary_options`` go to
+    H3; without it H3 is not testable. ``outcome`` is what "performance"
+    means in H1, H2 and H6: ``"best_val_bpb"`` (lower is better; the seed
+    study's choice, for agents that share one baseline) or
+    ``"relative_gain"`` ((baseline - best) / baseline, higher is better; for
+    runs whose baselines differ, such as logs from different hardware). ``summary_options`` go to
     :func:`summarize` (e.g. ``eps``, ``repeat_threshold``, ``extract``).
     Collects what the tests need and returns one row per hypothesis and
     study: ``hypothesis``, ``claim``, ``statistic`` (its name), ``value``,
@@ -203,7 +215,8 @@ def hypotheses(
     used) and ``detail``. The tests:
 
     * H1, H2: Pearson r of categories explored (H1) or pivot rate (H2) against
-      best val_bpb over agents, exact one-sided permutation p (r < 0);
+      the outcome over agents, exact one-sided permutation p (r < 0 for best
+      val_bpb, r > 0 for relative gain);
     * H3a: repeats / n of the two agents, Fisher's exact test, one-sided;
       H3b: dry-streak lengths, Mann-Whitney U, one-sided;
     * H4: spread (max - min) of agents' success rates; permutation test
@@ -218,6 +231,8 @@ def hypotheses(
     """
     if not 0 < alpha < 1:
         raise StatisticsError(f"alpha must be in (0, 1), got {alpha}")
+    if outcome not in OUTCOMES:
+        raise StatisticsError(f"outcome must be one of {', '.join(OUTCOMES)}, got {outcome!r}")
     require(
         frame, [*TRAJECTORY, "index", "status", "val_bpb", "category", "description"], "hypotheses"
     )
@@ -236,6 +251,7 @@ def hypotheses(
             seed=seed,
             eps=float(dict(summary_options or {}).get("eps", 0.0)),
             summary_options=summary_options or {},
+            outcome=outcome,
         ):
             rows.append({"study": study, **row})
     return pl.DataFrame(rows, schema=SCHEMA)
@@ -252,23 +268,26 @@ def _study_hypotheses(
     seed: int,
     eps: float,
     summary_options: Mapping[str, Any],
+    outcome: Outcome,
 ) -> list[dict[str, Any]]:
     rng = np.random.default_rng(seed)
     agents = summary.group_by("agent", maintain_order=True).agg(
-        pl.col("categories_explored", "pivot_rate", "best_val_bpb").mean(),
+        pl.col("categories_explored", "pivot_rate", "best_val_bpb", "relative_gain").mean(),
         pl.col("experiments", "kept", "repeats").sum(),
     )
     n_agents = agents.height
     small = n_agents < small_n
     out = [
-        _correlation_row("H1", agents, "categories_explored", alpha, small, permutations, seed),
-        _correlation_row("H2", agents, "pivot_rate", alpha, small, permutations, seed),
+        _correlation_row(
+            "H1", agents, "categories_explored", outcome, alpha, small, permutations, seed
+        ),
+        _correlation_row("H2", agents, "pivot_rate", outcome, alpha, small, permutations, seed),
     ]
     out.extend(_context_rows(frame, agents, context_pair, alpha, small, eps))
     annotated = annotate(frame, eps=eps).filter(pl.col("position") >= 1).collect()
     out.append(_success_spread(annotated, alpha, small, permutations, rng))
     out.append(_late_micro(frame, annotated, alpha, small, summary_options))
-    out.append(_discoveries(annotated, agents, alpha))
+    out.append(_discoveries(annotated, agents, outcome, alpha))
     out.append(_entropy_spread_row(annotated, alpha, small, permutations, rng))
     return out
 
@@ -456,9 +475,11 @@ def _late_micro(
     )
 
 
-def _discoveries(annotated: pl.DataFrame, agents: pl.DataFrame, alpha: float) -> dict[str, Any]:
+def _discoveries(
+    annotated: pl.DataFrame, agents: pl.DataFrame, outcome: Outcome, alpha: float
+) -> dict[str, Any]:
     test = "Fisher's exact test per discovery, one-sided, Holm-adjusted"
-    ranked = agents.drop_nulls("best_val_bpb").sort("best_val_bpb")
+    ranked = agents.drop_nulls(outcome).sort(outcome, descending=outcome == "relative_gain")
     n = ranked.height
     if n < 4:
         return _row(
@@ -470,7 +491,7 @@ def _discoveries(annotated: pl.DataFrame, agents: pl.DataFrame, alpha: float) ->
             supported=None,
             n=n,
             exploratory=True,
-            detail="needs at least 4 agents with a best val_bpb",
+            detail=f"needs at least 4 agents with a {outcome}",
         )
     top = set(ranked.get_column("agent").head(n // 2).to_list())
     bottom = set(ranked.get_column("agent").to_list()) - top

@@ -35,7 +35,7 @@ import polars as pl
 
 from hpdream_analysis import _charts as charts
 from hpdream_analysis import _html as html
-from hpdream_analysis._hypotheses import hypotheses
+from hpdream_analysis._hypotheses import Outcome, hypotheses
 from hpdream_analysis._schema import TRAJECTORY
 from hpdream_analysis._stats import aggregate_runs
 from hpdream_analysis._summary import DEFAULT_CATEGORIES
@@ -529,7 +529,9 @@ def _mean_se(mean: float | None, se: float | None, kind: str) -> str:
 
 
 def _hypotheses(p: charts.Prepared, context_pair: tuple[str, str] | None) -> list[Block]:
-    table = hypotheses(p.frame, context_pair=context_pair)
+    differ = charts.baselines_differ(p)
+    outcome: Outcome = "relative_gain" if differ else "best_val_bpb"
+    table = hypotheses(p.frame, context_pair=context_pair, outcome=outcome)
     blocks: list[Block] = [Heading("Hypotheses"), Paragraph(_HYPOTHESES_INTRO)]
     several = table["study"].n_unique() > 1
     header: tuple[str, ...] = ("study",) if several else ()
@@ -556,11 +558,12 @@ def _hypotheses(p: charts.Prepared, context_pair: tuple[str, str] | None) -> lis
     numeric = ((False,) if several else ()) + (False, False, True, True, False, False)
     right = ((False,) if several else ()) + (False, False, False, True, False, False)
     blocks.append(Table(header, tuple(rows), numeric, right=right))
-    if charts.baselines_differ(p):
+    if differ:
         blocks.append(
             Note(
-                "H1 and H2 correlate with the absolute best val_bpb, which does not compare across "
-                "these runs (their baselines differ): read them with the ranking by gain above."
+                "The runs' baselines differ, so H1, H2 and H6 measure performance by the gain over "
+                "each run's own baseline ((baseline − best) / baseline; a positive r supports H1 "
+                "and H2), not by the absolute best val_bpb, which does not compare across them."
             )
         )
     if context_pair is None:
