@@ -223,10 +223,18 @@ def test_convergence_draws_annotate_running_best(study: pl.DataFrame) -> None:
     assert channel_fields(spec, "color") == {"agent_label"}
     expected = annotate(study.lazy()).collect()
     line = next(u for u in units(spec) if u["mark"]["type"] == "line")
-    drawn = {(r["agent_label"], r["index"]): r["running_best"] for r in values_of(spec, line)}
+    drawn: dict[str, list[tuple[int, float]]] = {}
+    for r in values_of(spec, line):
+        drawn.setdefault(r["agent_label"], []).append((r["index"], r["running_best"]))
     for r in expected.iter_rows(named=True):
         if r["running_best"] is not None:
-            assert drawn[(r["agent"], r["index"])] == pytest.approx(r["running_best"])
+            # the step line (step-after) holds the last point drawn at or before the index
+            points = [(i, v) for i, v in drawn[r["agent"]] if i <= r["index"]]
+            assert max(points)[1] == pytest.approx(r["running_best"])
+    last = expected.group_by("agent").agg(pl.col("index").max())
+    for agent, index in last.iter_rows():
+        assert max(drawn[agent])[0] == index  # each line runs to the end of its run
+    assert sum(map(len, drawn.values())) < expected.height  # only where the line steps
     dots = next(u for u in units(spec) if u["mark"]["type"] == "circle")
     improved = {(r["agent"], r["index"]) for r in expected.filter("improved").iter_rows(named=True)}
     assert {(r["agent_label"], r["index"]) for r in values_of(spec, dots)} == improved

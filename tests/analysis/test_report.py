@@ -202,6 +202,57 @@ def test_report_html_is_self_contained(tmp_path: Path, study: pl.DataFrame) -> N
     assert "sortable" in text  # tables sort on click
 
 
+def test_charts_share_their_tables_and_lose_nothing(study: pl.DataFrame) -> None:
+    report = ha.build_report(study)
+    text = report.to_html()
+    shared = json.loads(
+        re.search(
+            rf'<script type="application/json" id="{_html.DATASETS_ID}">(.*?)</script>', text, re.S
+        ).group(1)  # type: ignore[union-attr]
+    )
+    containers = dict(re.findall(r'data-spec="spec-([^"]+)" data-datasets="([^"]*)"', text))
+    specs = dict(
+        re.findall(r'<script type="application/json" id="spec-([^"]+)">(.*?)</script>', text, re.S)
+    )
+    assert set(containers) == set(specs) == set(FIGURES)
+    originals = {c.name: c.spec for c in report.blocks if isinstance(c, _report.Figure)}
+
+    def restore(node: object) -> object:
+        if isinstance(node, dict):
+            if set(node) >= {"name"} and str(node.get("name", "")).startswith("d-"):
+                rest = {k: v for k, v in node.items() if k != "name"}
+                return {**rest, "values": shared[node["name"]]}
+            return {k: restore(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [restore(v) for v in node]
+        return node
+
+    for name, spec_text in specs.items():
+        spec = json.loads(spec_text)
+        assert '"values":[{' not in spec_text  # no table left inline
+        used = containers[name].split()
+        assert used and all(n in shared for n in used)
+        assert restore(spec) == json.loads(json.dumps(originals[name]))
+    # every table is written once, and is used
+    assert set(shared) == {n for names in containers.values() for n in names.split()}
+
+
+def test_datasets_take_only_data_tables() -> None:
+    store = _html.Datasets()
+    spec = {
+        "data": {"values": [{"x": 1}], "format": {"type": "json"}},
+        "layer": [
+            {"data": {"values": [{"x": 1}]}, "encoding": {"x": {"axis": {"values": [0, 1]}}}}
+        ],
+    }
+    hoisted, used = store.hoist(spec)
+    assert len(used) == 1 and len(store) == 1  # the same table twice is kept once
+    assert hoisted["data"] == {"format": {"type": "json"}, "name": used[0]}
+    assert hoisted["layer"][0]["data"] == {"name": used[0]}
+    assert hoisted["layer"][0]["encoding"]["x"]["axis"]["values"] == [0, 1]
+    assert spec["data"]["values"] == [{"x": 1}]  # the spec given is not changed
+
+
 def test_text_is_escaped_in_html_and_markdown(tmp_path: Path) -> None:
     frame = synthetic_study(("<b>bold</b>|x_", "plain"), experiments=4).with_columns(
         pl.when(pl.col("index") == 1)

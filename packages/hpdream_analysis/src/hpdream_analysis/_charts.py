@@ -362,8 +362,13 @@ def convergence_chart(
     best = alt.Tooltip(
         f"{field}:Q", title="best so far" if measure == "val_bpb" else "gain", format=fmt
     )
+    # a step line only needs the points where it steps, and the end of each run
+    steps = rows.filter(
+        pl.col(field).ne_missing(pl.col(field).shift(1)).over("trajectory", order_by="index")
+        | (pl.col("index") == pl.col("index").max().over("trajectory"))
+    )
     lines = (
-        alt.Chart(_data(rows, fields))
+        alt.Chart(_data(steps, fields))
         .mark_line(interpolate="step-after", strokeWidth=1.2 if p.replicated else 1.8)
         .encode(
             x=x, y=y, color=color, detail="trajectory:N", opacity=opacity, tooltip=_tooltip(best)

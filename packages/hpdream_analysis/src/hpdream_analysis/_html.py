@@ -9,11 +9,19 @@ how many charts rendered, and every error or warning the page logged
 (``window.onerror``, rejected promises, ``console.error``/``console.warn``).
 A person sees the same record as a red box when something failed; a headless
 browser reads it from the DOM.
+
+Charts of one page draw the same experiments many times (the dashboard
+repeats several of them), so a :class:`Datasets` store takes the inline data
+out of the specs: each distinct table is written once, in
+``<script type="application/json" id="hpdream-datasets">``, and a spec names it
+(``{"data": {"name": "d-..."}}``); the embedding script hands each chart the
+tables it names as Vega-Lite ``datasets``.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import html
 import importlib.metadata
 import json
@@ -26,6 +34,52 @@ from typing import Any
 CHART_CLASS = "hpdream-chart"
 #: Id of the element that records rendering and errors.
 STATUS_ID = "hpdream-render-status"
+#: Id of the element holding the tables the charts share.
+DATASETS_ID = "hpdream-datasets"
+
+
+class Datasets:
+    """Tables taken out of chart specs, each distinct one kept once (see the module's doc)."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, list[Any]] = {}
+
+    def hoist(self, spec: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """``spec`` with every inline ``{"data": {"values": [...]}}`` replaced by a name, and
+        the names it uses."""
+        used: list[str] = []
+
+        def walk(node: Any) -> Any:
+            if isinstance(node, dict):
+                out = {}
+                for key, value in node.items():
+                    if (
+                        key == "data"
+                        and isinstance(value, dict)
+                        and isinstance(value.get("values"), list)
+                    ):
+                        out[key] = self._named(value, used)
+                    else:
+                        out[key] = walk(value)
+                return out
+            if isinstance(node, list):
+                return [walk(v) for v in node]
+            return node
+
+        return walk(dict(spec)), used
+
+    def _named(self, data: Mapping[str, Any], used: list[str]) -> dict[str, Any]:
+        values = data["values"]
+        text = json.dumps(values, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        name = "d-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+        self.tables.setdefault(name, values)
+        if name not in used:
+            used.append(name)
+        rest = {k: v for k, v in data.items() if k != "values"}
+        return {**rest, "name": name}
+
+    def __len__(self) -> int:
+        return len(self.tables)
 
 
 @functools.cache
@@ -76,13 +130,28 @@ def script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def chart_container(chart_id: str, spec: Mapping[str, Any], *, title: str, caption: str) -> str:
-    """A figure holding one interactive chart: its container, spec and caption."""
+def chart_container(
+    chart_id: str,
+    spec: Mapping[str, Any],
+    *,
+    title: str,
+    caption: str,
+    datasets: Datasets | None = None,
+) -> str:
+    """A figure holding one interactive chart: its container, spec and caption.
+
+    With ``datasets``, the spec's inline tables go to that store (give the same
+    store to :func:`page`).
+    """
     cid = escape(chart_id)
+    names = ""
+    if datasets is not None:
+        spec, used = datasets.hoist(spec)
+        names = f' data-datasets="{escape(" ".join(used))}"'
     return (
         f'<figure class="hpdream-figure" id="figure-{cid}">\n'
         f'<div class="chart-scroll"><div class="{CHART_CLASS}" id="chart-{cid}" '
-        f'data-spec="spec-{cid}" role="img" aria-label="{escape(title)}"></div></div>\n'
+        f'data-spec="spec-{cid}"{names} role="img" aria-label="{escape(title)}"></div></div>\n'
         f'<script type="application/json" id="spec-{cid}">{script_json(spec)}</script>\n'
         f"<figcaption><strong>{escape(title)}.</strong> {escape(caption)}</figcaption>\n"
         "</figure>"
@@ -219,10 +288,24 @@ _EMBED = """
     return;
   }
   var options = {renderer: "svg", actions: {export: true, source: false, compiled: false, editor: false}};
+  var shared = null;
+  function attach(el, spec) {
+    var names = (el.getAttribute("data-datasets") || "").split(" ").filter(Boolean);
+    if (!names.length) { return; }
+    if (shared === null) {
+      shared = JSON.parse(document.getElementById("%(datasets)s").textContent);
+    }
+    spec.datasets = spec.datasets || {};
+    names.forEach(function (n) {
+      if (!(n in shared)) { throw new Error("no dataset " + n); }
+      spec.datasets[n] = shared[n];
+    });
+  }
   Promise.all(containers.map(function (el) {
     var spec;
     try {
       spec = JSON.parse(document.getElementById(el.getAttribute("data-spec")).textContent);
+      attach(el, spec);
     } catch (e) {
       window.__hpdreamLog.push({level: "error", message: el.id + ": bad spec: " + e.message});
       return Promise.resolve();
@@ -261,8 +344,15 @@ _SORT = """
 """
 
 
-def page(title: str, body: str, *, footer: str = "") -> str:
-    """The whole page: ``body`` (HTML) with the Vega libraries and the scripts inlined."""
+def page(title: str, body: str, *, footer: str = "", datasets: Datasets | None = None) -> str:
+    """The whole page: ``body`` (HTML) with the Vega libraries and the scripts inlined,
+    and the tables of ``datasets`` when its charts share them."""
+    shared = (
+        f'<script type="application/json" id="{DATASETS_ID}">{script_json(datasets.tables)}'
+        "</script>\n"
+        if datasets
+        else ""
+    )
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -274,9 +364,10 @@ def page(title: str, body: str, *, footer: str = "") -> str:
         "</head>\n<body>\n<main>\n"
         f'<div id="{STATUS_ID}" role="status"></div>\n'
         f"{body}\n"
+        f"{shared}"
         f"<footer>{footer}</footer>\n"
         "</main>\n"
         f"<script>{_SORT}</script>\n"
-        f"<script>{_EMBED % {'status': STATUS_ID, 'chart': CHART_CLASS}}</script>\n"
+        f"<script>{_EMBED % {'status': STATUS_ID, 'chart': CHART_CLASS, 'datasets': DATASETS_ID}}</script>\n"
         "</body>\n</html>\n"
     )

@@ -147,7 +147,9 @@ class Report:
         return "\n".join(out).rstrip() + "\n"
 
     def to_html(self) -> str:
-        """report.html: one self-contained page with interactive charts."""
+        """report.html: one self-contained page with interactive charts (tables they share
+        written once)."""
+        datasets = html.Datasets()
         parts = [
             f"<h1>{html.escape(self.title)}</h1>",
             f'<p class="meta">{html.escape(self.subtitle)}</p>',
@@ -179,7 +181,11 @@ class Report:
             else:
                 parts.append(
                     html.chart_container(
-                        block.name, block.spec, title=block.title, caption=block.caption
+                        block.name,
+                        block.spec,
+                        title=block.title,
+                        caption=block.caption,
+                        datasets=datasets,
                     )
                 )
         footer = (
@@ -187,7 +193,9 @@ class Report:
             "to highlight an agent; the ⋯ menu of a chart saves it as SVG or PNG. Click a "
             "table's header to sort it."
         )
-        return html.page(self.title, "\n".join(parts), footer=html.escape(footer))
+        return html.page(
+            self.title, "\n".join(parts), footer=html.escape(footer), datasets=datasets
+        )
 
 
 _MD_SPECIAL: Final = re.compile(r"[\\`*\[\]<>|#]|_+")
