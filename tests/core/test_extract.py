@@ -96,12 +96,17 @@ def test_tricky_shapes(texts: list[str]) -> None:
         assert extractor(text) == extract_params(text), text
 
 
-def test_a_hypothesis_is_read_in_full() -> None:
+def test_a_hypothesis_counts_only_beside_a_description_without_a_change() -> None:
     extractor = ParamExtractor()
-    args = ("try it", "raising lr 0.04 -> 0.05 should help")
-    expected = extract_params(args[0], hypothesis=args[1])
-    assert extractor(*args) == extractor(*args) == expected
-    assert extractor.reused == 0
+    hypothesis = "raising lr 0.04 -> 0.05 should help"
+    for text in ("result: 0.98", "result: 0.97", "result: 0.98", "", ""):
+        got = extractor(text, hypothesis)
+        assert got == extract_params(text, hypothesis=hypothesis) != ()
+    rng = random.Random(3)
+    for _ in range(20):
+        text = variant("matrix lr 0.04 -> 0.05", rng)
+        assert extractor(text, variant(hypothesis, rng)) == extract_params(text)
+    assert extractor.reused == 18  # the look-alikes with a change of their own
 
 
 def test_shape_keeps_the_digits_of_words_only() -> None:
@@ -150,3 +155,16 @@ def test_same_as_extract_params_on_random_look_alikes(texts: list[str], rng: ran
     for text in texts:
         for t in (text, variant(text, rng), variant(text, rng), text):
             assert extractor(t) == extract_params(t), t
+
+
+@given(
+    st.lists(st.tuples(descriptions(), st.none() | descriptions()), min_size=1, max_size=6),
+    st.randoms(use_true_random=False),
+)
+def test_same_as_extract_params_with_hypotheses(
+    pairs: list[tuple[str, str | None]], rng: random.Random
+) -> None:
+    extractor = ParamExtractor()
+    for text, hypothesis in pairs:
+        for t in (text, variant(text, rng), variant(text, rng)):
+            assert extractor(t, hypothesis) == extract_params(t, hypothesis=hypothesis), t

@@ -40,6 +40,7 @@ from hpdream_core._params import (
     Token,
     Value,
     _chosen,
+    _has_change_part,
     _renamed,
     _value_at,
     analyse,
@@ -90,7 +91,7 @@ def _kind(result: tuple[Value, int] | None) -> tuple[object, int] | None:
 class _Shape:
     """What one description of a shape taught: how to read the others."""
 
-    __slots__ = ("calls", "changes", "kinds", "spans", "tokens", "variable")
+    __slots__ = ("alone", "calls", "changes", "kinds", "spans", "tokens", "variable")
 
     def __init__(
         self,
@@ -99,7 +100,10 @@ class _Shape:
         calls: tuple[tuple[int, bool], ...],
         kinds: tuple[tuple[object, int] | None, ...],
         changes: tuple[tuple[str, int | None, Value, int | None, Value], ...],
+        alone: bool,
     ) -> None:
+        # the description states its changes itself: a hypothesis beside it is not read
+        self.alone = alone
         self.tokens = tokens  # the analysed tokens of the first description
         self.variable = variable  # indices of the tokens whose digits vary
         self.calls = calls  # the scan's value look-ups (token index, loose)
@@ -165,7 +169,7 @@ def _learn(text: str) -> tuple[_Shape | None, tuple[ParamChange, ...]]:
             return None, extract_text_params(analysis)
         variable.add(j)
     if analysis.baseline is not None:
-        return _Shape(tokens, (), (), (), ()), ()
+        return _Shape(tokens, (), (), (), (), alone=True), ()
     calls: dict[tuple[int, bool], int] = {}
     results: list[tuple[Value, int] | None] = []
 
@@ -202,6 +206,7 @@ def _learn(text: str) -> tuple[_Shape | None, tuple[ParamChange, ...]]:
             tuple(calls),
             tuple(_kind(r) for r in results),
             tuple(changes),
+            alone=_has_change_part(analysis),
         ),
         out,
     )
@@ -212,8 +217,9 @@ class ParamExtractor:
 
     Call it like ``extract_params(description, hypothesis=...)``; it returns
     the same changes (tests check this on the corpus and on random numbers),
-    faster when descriptions differ only in their numbers. A description with
-    a hypothesis is read in full. Keeps at most ``max_shapes`` shapes.
+    faster when descriptions differ only in their numbers. A hypothesis is
+    read (in full) only when the description states no change of its own, as
+    :func:`extract_params` does. Keeps at most ``max_shapes`` shapes.
     """
 
     def __init__(self, max_shapes: int = 100_000) -> None:
@@ -227,15 +233,13 @@ class ParamExtractor:
     def __call__(
         self, description: str | None, hypothesis: str | None = None
     ) -> tuple[ParamChange, ...]:
-        if hypothesis and hypothesis.strip():
-            self.parsed += 1
-            return extract_params(description or "", hypothesis=hypothesis)
         text = description or ""
         if not text.isascii():
             text = text.translate(_UNICODE)
+        more = hypothesis if hypothesis and hypothesis.strip() else None
         key = shape(text)
         known = self._shapes.get(key)
-        if isinstance(known, _Shape):
+        if isinstance(known, _Shape) and (more is None or known.alone):
             out = known.read(text)
             if out is not None:
                 self.reused += 1
@@ -245,10 +249,11 @@ class ParamExtractor:
             # a second description of this shape: learn it (a first one may stay alone)
             learnt, out = _learn(text)
             self._shapes[key] = learnt
-            return out
-        if known is None and key not in self._shapes and len(self._shapes) < self.max_shapes:
+            if more is None or (learnt is not None and learnt.alone):
+                return out
+        elif known is None and key not in self._shapes and len(self._shapes) < self.max_shapes:
             self._shapes[key] = _ONCE
-        return extract_params(text)
+        return extract_params(text, hypothesis=more)
 
 
 _ONCE: Final = object()
