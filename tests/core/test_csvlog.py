@@ -178,6 +178,16 @@ def test_writer_puts_a_deleted_log_back(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e.csv"]
 
 
+def test_writer_puts_back_a_log_whose_folder_was_removed(tmp_path: Path) -> None:
+    path = tmp_path / "study" / "e.csv"
+    with LogWriter(path, fsync=False) as w:
+        w.append(_exp(0))
+        path.unlink()
+        path.parent.rmdir()
+        w.append(_exp(1))
+    assert [e.index for e in read_log(path, strict=True).experiments] == [0, 1]
+
+
 def test_writer_refuses_a_file_that_is_not_a_log(tmp_path: Path) -> None:
     path = tmp_path / "e.csv"
     path.write_text("a,b,c\n1,2,3\n")

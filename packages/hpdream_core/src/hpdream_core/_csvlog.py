@@ -290,6 +290,7 @@ class LogWriter:
                 n += 1
             os.replace(self.path, aside)
             self.replaced.append(aside)
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # its folder may be gone too
         tmp = self.path.with_name(f".{self.path.name}.reclaim")
         with tmp.open("wb") as f:
             f.write(ours)
