@@ -217,12 +217,25 @@ def test_charts_share_their_tables_and_lose_nothing(study: pl.DataFrame) -> None
     assert set(containers) == set(specs) == set(FIGURES)
     originals = {c.name: c.spec for c in report.blocks if isinstance(c, _report.Figure)}
 
+    def rows(table: list[dict[str, object]]) -> list[dict[str, object]]:
+        if len(table) == 1 and all(isinstance(v, list) for v in table[0].values()):
+            columns = table[0]
+            n = len(next(iter(columns.values())))
+            return [{c: columns[c][i] for c in columns} for i in range(n)]  # type: ignore[index]
+        return table
+
     def restore(node: object) -> object:
         if isinstance(node, dict):
-            if set(node) >= {"name"} and str(node.get("name", "")).startswith("d-"):
-                rest = {k: v for k, v in node.items() if k != "name"}
-                return {**rest, "values": shared[node["name"]]}
-            return {k: restore(v) for k, v in node.items()}
+            if str(node.get("name", "")).startswith("d-") and set(node) == {"name"}:
+                return {"values": rows(shared[node["name"]])}
+            out = {k: restore(v) for k, v in node.items()}
+            transform = out.get("transform")
+            if isinstance(transform, list) and transform and "flatten" in transform[0]:
+                # the flatten put in front of a table stored by column
+                out["transform"] = transform[1:]
+                if not out["transform"]:
+                    del out["transform"]
+            return out
         if isinstance(node, list):
             return [restore(v) for v in node]
         return node
@@ -251,6 +264,21 @@ def test_datasets_take_only_data_tables() -> None:
     assert hoisted["layer"][0]["data"] == {"name": used[0]}
     assert hoisted["layer"][0]["encoding"]["x"]["axis"]["values"] == [0, 1]
     assert spec["data"]["values"] == [{"x": 1}]  # the spec given is not changed
+
+
+def test_tables_of_records_are_stored_by_column() -> None:
+    store = _html.Datasets()
+    rows = [{"a": 1, "b": "x"}, {"a": None, "b": "y"}]
+    hoisted, used = store.hoist({"data": {"values": rows}, "transform": [{"filter": "true"}]})
+    assert store.tables[used[0]] == [{"a": [1, None], "b": ["x", "y"]}]
+    assert hoisted["transform"] == [{"flatten": ["a", "b"]}, {"filter": "true"}]
+    # ragged records, array fields and a lookup's data stay as rows
+    for values in ([{"a": 1}, {"b": 2}], [{"a": [1]}, {"a": [2]}]):
+        hoisted, used = store.hoist({"data": {"values": values}})
+        assert store.tables[used[0]] == values and "transform" not in hoisted
+    lookup = {"lookup": "k", "from": {"data": {"values": rows}, "key": "a", "fields": ["b"]}}
+    hoisted, used = store.hoist({"transform": [lookup]})
+    assert store.tables[used[0]] == rows
 
 
 def test_text_is_escaped_in_html_and_markdown(tmp_path: Path) -> None:

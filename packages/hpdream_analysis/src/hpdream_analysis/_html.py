@@ -15,7 +15,8 @@ repeats several of them), so a :class:`Datasets` store takes the inline data
 out of the specs: each distinct table is written once, in
 ``<script type="application/json" id="hpdream-datasets">``, and a spec names it
 (``{"data": {"name": "d-..."}}``); the embedding script hands each chart the
-tables it names as Vega-Lite ``datasets``.
+tables it names as Vega-Lite ``datasets``. Tables are stored by column, and a
+``flatten`` transform turns them back into rows.
 """
 
 from __future__ import annotations
@@ -39,7 +40,13 @@ DATASETS_ID = "hpdream-datasets"
 
 
 class Datasets:
-    """Tables taken out of chart specs, each distinct one kept once (see the module's doc)."""
+    """Tables taken out of chart specs, each distinct one kept once (see the module's doc).
+
+    A table of records that share their fields is stored by column (one
+    object of arrays: the field names are not repeated on every row), and the
+    view that draws it gets a ``flatten`` transform first, which turns it back
+    into the same rows.
+    """
 
     def __init__(self) -> None:
         self.tables: dict[str, list[Any]] = {}
@@ -49,37 +56,58 @@ class Datasets:
         the names it uses."""
         used: list[str] = []
 
-        def walk(node: Any) -> Any:
+        def walk(node: Any, parent: str | None) -> Any:
             if isinstance(node, dict):
-                out = {}
+                out: dict[str, Any] = {}
+                flatten: list[str] | None = None
                 for key, value in node.items():
                     if (
                         key == "data"
                         and isinstance(value, dict)
                         and isinstance(value.get("values"), list)
                     ):
-                        out[key] = self._named(value, used)
+                        # a lookup's "from" data takes no transform: keep its rows
+                        out[key], flatten = self._named(value, used, by_column=parent != "from")
                     else:
-                        out[key] = walk(value)
+                        out[key] = walk(value, key)
+                if flatten:
+                    out["transform"] = [{"flatten": flatten}, *out.get("transform", [])]
                 return out
             if isinstance(node, list):
-                return [walk(v) for v in node]
+                return [walk(v, parent) for v in node]
             return node
 
-        return walk(dict(spec)), used
+        return walk(dict(spec), None), used
 
-    def _named(self, data: Mapping[str, Any], used: list[str]) -> dict[str, Any]:
-        values = data["values"]
-        text = json.dumps(values, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    def _named(
+        self, data: Mapping[str, Any], used: list[str], *, by_column: bool
+    ) -> tuple[dict[str, Any], list[str] | None]:
+        values: list[Any] = data["values"]
+        # a "format" (parse directives) would apply to the columns' arrays: keep such rows
+        columns = _columns(values) if by_column and "format" not in data else None
+        table = values if columns is None else [{c: [row[c] for row in values] for c in columns}]
+        text = json.dumps(table, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
         name = "d-" + hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-        self.tables.setdefault(name, values)
+        self.tables.setdefault(name, table)
         if name not in used:
             used.append(name)
         rest = {k: v for k, v in data.items() if k != "values"}
-        return {**rest, "name": name}
+        return {**rest, "name": name}, columns
 
     def __len__(self) -> int:
         return len(self.tables)
+
+
+def _columns(values: list[Any]) -> list[str] | None:
+    """The shared fields of a table of records worth storing by column, else None."""
+    if len(values) < 2 or not all(isinstance(v, dict) for v in values):
+        return None
+    columns = list(values[0])
+    if not columns or any(list(v) != columns for v in values):
+        return None
+    if any(isinstance(v, list) for row in values for v in row.values()):
+        return None  # flatten would spread a field that is already an array
+    return columns
 
 
 @functools.cache
