@@ -246,6 +246,29 @@ def test_a_violation_is_a_crash_that_is_not_trained(tmp_path: Path) -> None:
     assert guards[0].after == 3
 
 
+def test_a_change_to_hpdream_itself_is_explained_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Guard:
+        def before_experiment(self, train_py: str) -> list[str]:
+            return ["harness_modified: /src/hpdream_core/_params.py: contents changed"]
+
+        def after_experiment(self) -> None:
+            pass
+
+    versions = [
+        (set_constants(MINI_TRAIN_PY, {"MATRIX_LR": 0.05}), "one"),
+        (set_constants(MINI_TRAIN_PY, {"MATRIX_LR": 0.03}), "two"),
+    ]
+    config = _replay_config(tmp_path, versions)
+    _study(config, FakeTrainer(MINI_TRAIN_PY), guard=lambda context: Guard()).run()
+    assert [r.status for r in _rows(config)] == ["crash", "crash", "crash"]
+    run_meta = json.loads(next(Layout(config.output).root.rglob("run.json")).read_text())
+    said = [w for w in run_meta["warnings"] if w.startswith("hpdream's own code or data")]
+    assert len(said) == 1 and "_params.py" in said[0] and "resumes" in said[0]
+    assert "hpdream's own code or data changed" in capsys.readouterr().err
+
+
 def test_a_replaced_log_gets_the_harness_rows_back(tmp_path: Path) -> None:
     class Guard:
         calls = 0

@@ -908,6 +908,7 @@ class Study:
             error: str | None
             if problems:
                 error = "violation: " + "; ".join(problems)
+                self._warn_harness_changed(state, problems)
             else:
                 budget_kwargs = self.config.training.run_kwargs()
                 try:
@@ -1032,6 +1033,26 @@ class Study:
         self._run_meta(agent, state)
         self.progress.experiment_done(view, row)
         return ExperimentRecord(row, message, last)
+
+    def _warn_harness_changed(self, state: RunState, problems: list[str]) -> None:
+        """Say once per run what to do when hpdream's own code or data changed under it."""
+        changed = [
+            p
+            for p in problems
+            if p.startswith(("harness_modified", "harness_missing", "harness_added"))
+        ]
+        warnings = state.meta.get("warnings")
+        said = isinstance(warnings, list) and any(
+            str(w).startswith("hpdream's own code or data") for w in warnings
+        )
+        if changed and not said:
+            self._warn(
+                state,
+                "hpdream's own code or data changed while this run was going "
+                f"({changed[0]}); its experiments fail as violations until the files are as "
+                "they were. If you edited hpdream, stop the study, undo the edit and run it "
+                "again (it resumes); do not edit hpdream while a study runs",
+            )
 
     def _warn(self, state: RunState, message: str) -> None:
         """A problem that does not stop the run: kept in run.json, printed the first time."""
