@@ -26,6 +26,7 @@ from typing import Any, Literal
 import attrs
 
 from hpdream_core import HpdreamError
+from hpdream_runner.training._constants import top_level_assignments
 
 Scale = Literal["linear", "log", "pow2"]
 Kind = Literal["int", "float"]
@@ -94,16 +95,9 @@ def _parse(source: str) -> ast.Module:
 
 def _sites(source: str) -> dict[str, _Site]:
     sites: dict[str, _Site] = {}
-    for stmt in _parse(source).body:
-        if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
-            target, value = stmt.targets[0], stmt.value
-        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
-            target, value = stmt.target, stmt.value
-        else:
+    for _, name, value in top_level_assignments(_parse(source)):
+        if not _NAME.match(name):
             continue
-        if not isinstance(target, ast.Name) or not _NAME.match(target.id):
-            continue
-        name = target.id
         if isinstance(value, ast.Tuple):
             for i, elt in enumerate(value.elts):
                 number = _number(elt)

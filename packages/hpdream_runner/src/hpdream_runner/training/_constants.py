@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from typing import Any, Final
 
 from hpdream_core import HpdreamError
@@ -76,14 +76,11 @@ def _literal(node: ast.expr) -> ConstantValue:
     raise _NotLiteral
 
 
-def constant_assignments(source: str) -> dict[str, tuple[ast.Assign | ast.AnnAssign, Any]]:
-    """Top-level ``NAME = <literal>`` statements: name -> (statement, value).
-
-    A name assigned more than once keeps its last literal assignment. Raises
-    ``SyntaxError`` when the source does not parse.
-    """
-    tree = ast.parse(source)
-    found: dict[str, tuple[ast.Assign | ast.AnnAssign, Any]] = {}
+def top_level_assignments(
+    tree: ast.Module,
+) -> Iterator[tuple[ast.Assign | ast.AnnAssign, str, ast.expr]]:
+    """``NAME = value`` and ``NAME: T = value`` statements at module level, in order:
+    (statement, name, value expression)."""
     for stmt in tree.body:
         target: ast.expr
         if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
@@ -92,10 +89,22 @@ def constant_assignments(source: str) -> dict[str, tuple[ast.Assign | ast.AnnAss
             target, value = stmt.target, stmt.value
         else:
             continue
-        if not (isinstance(target, ast.Name) and CONSTANT_NAME.match(target.id)):
+        if isinstance(target, ast.Name):
+            yield stmt, target.id, value
+
+
+def constant_assignments(source: str) -> dict[str, tuple[ast.Assign | ast.AnnAssign, Any]]:
+    """Top-level ``NAME = <literal>`` statements: name -> (statement, value).
+
+    A name assigned more than once keeps its last literal assignment. Raises
+    ``SyntaxError`` when the source does not parse.
+    """
+    found: dict[str, tuple[ast.Assign | ast.AnnAssign, Any]] = {}
+    for stmt, name, value in top_level_assignments(ast.parse(source)):
+        if not CONSTANT_NAME.match(name):
             continue
         try:
-            found[target.id] = (stmt, _literal(value))
+            found[name] = (stmt, _literal(value))
         except _NotLiteral:
             continue
     return found
