@@ -45,15 +45,6 @@ def write_json(path: Path, data: Mapping[str, Any]) -> None:
     os.replace(tmp, path)
 
 
-def read_json(path: Path) -> dict[str, Any] | None:
-    """The JSON object in ``path``; None when it is missing or unreadable (a partial write)."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
 def versions() -> dict[str, str | None]:
     """Python, the hpdream packages, the main libraries, and git."""
     out: dict[str, str | None] = {"python": platform.python_version()}

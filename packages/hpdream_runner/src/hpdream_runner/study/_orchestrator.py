@@ -72,7 +72,6 @@ from hpdream_runner.study._meta import (
     META_FORMAT_VERSION,
     hardware,
     preset_info,
-    read_json,
     render_program,
     versions,
     write_json,
@@ -96,6 +95,7 @@ from hpdream_runner.study._workspace import (
     WorkspaceError,
     diff_sources,
 )
+from hpdream_runner.training._spec import read_json
 
 #: Lines of training output shown to the agent after a crash.
 CRASH_TAIL_LINES = 30

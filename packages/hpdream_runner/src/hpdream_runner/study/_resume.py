@@ -29,8 +29,8 @@ import attrs
 from hpdream_core import Experiment, HpdreamError
 from hpdream_runner.agents._protocol import Attempt
 from hpdream_runner.study._layout import Layout
-from hpdream_runner.study._meta import read_json
 from hpdream_runner.study._workspace import Workspace
+from hpdream_runner.training._spec import read_json
 
 
 class ResumeError(HpdreamError):
