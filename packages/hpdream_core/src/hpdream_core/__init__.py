@@ -17,7 +17,13 @@ from hpdream_core._autoresearch import (
 from hpdream_core._classify import Classifier, Label, classify, extract_params
 from hpdream_core._codediff import CodeDiff, ConstantChange, SymbolChange, diff_train_py
 from hpdream_core._csvlog import LineReport, LogRead, LogWriter, parse_log, read_log, write_log
-from hpdream_core._exceptions import HpdreamError, LogFormatError, SchemaError, TaxonomyError
+from hpdream_core._exceptions import (
+    HpdreamError,
+    LogFormatError,
+    SchemaError,
+    TableError,
+    TaxonomyError,
+)
 from hpdream_core._extract import ParamExtractor
 from hpdream_core._params import ParamChange
 from hpdream_core._schema import (
@@ -70,6 +76,7 @@ __all__ = [
     "Status",
     "Subcategory",
     "SymbolChange",
+    "TableError",
     "Taxonomy",
     "TaxonomyError",
     "classify",

@@ -5,7 +5,8 @@
     HpdreamError (Exception)
      ├── SchemaError (HpdreamError, ValueError)      a value breaks the log schema
      ├── LogFormatError (HpdreamError, ValueError)   a log file cannot be read: file, line, column, why
-     └── TaxonomyError (HpdreamError, ValueError)    a taxonomy file is invalid: file, where, why
+     └── TableError (HpdreamError, ValueError)       a user's table is invalid: file, where, why
+          └── TaxonomyError                          a taxonomy file
 
 Every error says what, where and why, so the user can fix the input.
 """
@@ -55,8 +56,8 @@ class LogFormatError(HpdreamError, ValueError):
         super().__init__(f"{where}: {reason}")
 
 
-class TaxonomyError(HpdreamError, ValueError):
-    """A taxonomy (usually a user's TOML file) is invalid."""
+class TableError(HpdreamError, ValueError):
+    """A table the user supplies (a TOML file, usually) is invalid: which file, where, why."""
 
     def __init__(self, source: str | Path | None, where: str, reason: str) -> None:
         self.source = None if source is None else str(source)
@@ -64,3 +65,7 @@ class TaxonomyError(HpdreamError, ValueError):
         self.reason = reason
         prefix = f"{self.source}: " if self.source else ""
         super().__init__(f"{prefix}{where}: {reason}")
+
+
+class TaxonomyError(TableError):
+    """A taxonomy (usually a user's TOML file) is invalid."""

@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import attrs
 
-from hpdream_core import HpdreamError
+from hpdream_core import TableError
 from hpdream_runner.agents.transcript import Usage
 
 PRICES_FORMAT_VERSION: Final = 1
@@ -25,15 +25,8 @@ _PER: Final = 1_000_000.0
 _SUFFIX = re.compile(r"\[[^\]]*\]$")
 
 
-class PricingError(HpdreamError, ValueError):
+class PricingError(TableError):
     """A price table is invalid: which file, which model, which field, why."""
-
-    def __init__(self, source: str | Path | None, where: str, reason: str) -> None:
-        self.source = None if source is None else str(source)
-        self.where = where
-        self.reason = reason
-        prefix = f"{self.source}: " if self.source else ""
-        super().__init__(f"{prefix}{where}: {reason}")
 
 
 @attrs.frozen
