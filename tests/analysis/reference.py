@@ -12,6 +12,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from hpdream_analysis._repeats import STOP_WORDS
+from hpdream_analysis._repeats import TOKEN as TOKEN_PATTERN
+
 Row = dict[str, Any]
 
 FAILURES = ("discard", "crash")
@@ -125,37 +128,9 @@ def summary(rows: Sequence[Row], *, eps: float = 0.0, horizon: int | None = None
 
 # --- repeats (text rule), all pairs -----------------------------------------------
 
-STOP = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "to",
-        "from",
-        "and",
-        "or",
-        "of",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "as",
-        "is",
-        "was",
-        "be",
-        "it",
-        "this",
-        "that",
-        "then",
-        "than",
-        "into",
-        "vs",
-        "via",
-    ]
-)
-TOKEN = re.compile(r"[^\W\d]\w*|[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?")
+# the rule's vocabulary (which words and tokens count) is the library's; the logic is here
+STOP = STOP_WORDS
+TOKEN = re.compile(TOKEN_PATTERN)
 
 
 def content(description: str) -> tuple[tuple[float, ...], frozenset[str]]:
