@@ -29,19 +29,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+from _timing import median_seconds
 
 REPO = Path(__file__).resolve().parents[1]
 FAKES = REPO / "tests" / "runner" / "fakes"
 sys.path.insert(0, str(FAKES))
-
-
-def median_time(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def claude_lines(n: int) -> list[str]:
@@ -164,7 +156,7 @@ def bench_parsers(repeat: int) -> None:
             for line in lines:
                 p.feed(line)
 
-        s = median_time(run, repeat)
+        s = median_seconds(run, repeat)
         print(
             f"parse {name:<12} {len(lines) / s:>10,.0f} events/s ({len(lines)} events in {s:.3f} s)"
         )
@@ -187,7 +179,7 @@ def bench_transcript(repeat: int) -> None:
                 events
             )
 
-        s = median_time(run, repeat)
+        s = median_seconds(run, repeat)
     print(
         f"transcript write  {len(events) / s:>10,.0f} events/s (redacted, one open/append/close per event)"
     )
@@ -212,7 +204,7 @@ def bench_guard(repeat: int) -> None:
             t = time.perf_counter()
             guard.snapshot()
             snap = time.perf_counter() - t
-            s = median_time(guard.verify, repeat)
+            s = median_seconds(guard.verify, repeat)
             files = sum(1 for _ in guard._entries)
             label = "code + CSV + 100 MB data" if with_data else "code + CSV"
             print(f"guard {label:<26} snapshot {snap:.3f} s, verify {s:.3f} s ({files} files)")
@@ -289,7 +281,7 @@ def bench_launch(repeat: int) -> None:
                 )
                 session.run()
 
-            s = median_time(run, repeat)
+            s = median_seconds(run, repeat)
     print(
         f"cli launch        {s:>10.3f} s per launch (fake CLI: Python start-up, events, exit, cleanup)"
     )

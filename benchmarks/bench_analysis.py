@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import time
 
 import numpy as np
 import polars as pl
+from _timing import median_seconds
 
 PARAMS = (
     "matrix lr",
@@ -147,15 +147,6 @@ def distinct_descriptions(size: int, seed: int = 0) -> pl.DataFrame:
     return frame.with_columns(description=pl.Series(text))
 
 
-def _time(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _shape(size: int) -> tuple[int, int]:
     length = min(1000, size)
     return size // length, length
@@ -194,8 +185,8 @@ def main() -> None:
     for size in args.sizes:
         frame = synthetic(*_shape(size)).lazy()
         distinct = frame.select(pl.col("description").n_unique()).collect().item()
-        core = _time(lambda f=frame: summarize(f).collect(), args.repeat)
-        text = _time(lambda f=frame: summarize(f, extract="text").collect(), args.repeat)
+        core = median_seconds(lambda f=frame: summarize(f).collect(), args.repeat)
+        text = median_seconds(lambda f=frame: summarize(f, extract="text").collect(), args.repeat)
         with tempfile.TemporaryDirectory() as tmp:
             path = os.path.join(tmp, "log.parquet")
             frame.collect().write_parquet(path)
@@ -219,7 +210,9 @@ def main() -> None:
     }
     for name, frame in cases.items():
         for extract in (None, "text"):
-            seconds = _time(lambda f=frame, e=extract: repeats(f, extract=e).collect(), args.repeat)
+            seconds = median_seconds(
+                lambda f=frame, e=extract: repeats(f, extract=e).collect(), args.repeat
+            )
             found = repeats(frame, extract=extract).collect().height
             source = "core extraction" if extract is None else "extract='text'"
             print(

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import tempfile
-import time
 from pathlib import Path
+
+from _timing import median_seconds
 
 from hpdream_core import import_autoresearch, read_log, write_log
 
@@ -43,15 +43,6 @@ def synthetic_tsv(path: Path, rows: int, seed: int = 0) -> None:
             f"{rng.getrandbits(28):07x}\t{val}\t{rng.random() * 80:.1f}\t{status}\t{desc} {i}"
         )
     path.write_text("\n".join(lines) + "\n")
-
-
-def median_seconds(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def main() -> None:
