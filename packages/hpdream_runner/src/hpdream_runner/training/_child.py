@@ -17,12 +17,11 @@ import runpy
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
 
 from hpdream_runner.training._spec import (
-    FORMAT_VERSION,
     SPEC_ENV,
     RunSpec,
+    failure_summary,
     read_json,
     write_json,
 )
@@ -50,23 +49,6 @@ def _where(exc: BaseException, train_py: str) -> str:
         if os.path.realpath(frame.filename) == target:
             line = frame.lineno
     return f" ({Path(train_py).name} line {line})" if line is not None else ""
-
-
-def _fallback_summary(spec: RunSpec, error: str) -> dict[str, Any]:
-    """The summary of a run that failed before the harness started."""
-    return {
-        "format_version": FORMAT_VERSION,
-        "ok": False,
-        "error": error,
-        "val_bpb": None,
-        "training_seconds": None,
-        "num_steps": 0,
-        "preset": spec.preset.name,
-        "budget_s": spec.preset.budget_s,
-        "dataset": spec.dataset,
-        "train_py": spec.train_py,
-        "overrides": dict(spec.overrides),
-    }
 
 
 def main(argv: list[str]) -> int:
@@ -106,7 +88,8 @@ def main(argv: list[str]) -> int:
     if run is not None:
         run.write_failure(error)
     else:
-        write_json(Path(spec.summary_path), _fallback_summary(spec, error))
+        # the run failed before the harness started
+        write_json(Path(spec.summary_path), failure_summary(spec, error, num_steps=0))
     return 1
 
 

@@ -33,6 +33,7 @@ from hpdream_runner.training._spec import (
     FORMAT_VERSION,
     SPEC_ENV,
     RunSpec,
+    failure_summary,
     read_json,
     write_json,
 )
@@ -283,17 +284,4 @@ def _failure_summary(spec: RunSpec, outcome: _Outcome, deadline: float) -> dict[
             how = f"exited with status {code}"
         last = " | ".join(outcome.tail) or "no output"
         error = f"exception: the training process {how} without a summary; last output: {last}"
-    return {
-        "format_version": FORMAT_VERSION,
-        "ok": False,
-        "error": error,
-        "val_bpb": None,
-        "training_seconds": None,
-        "num_steps": None,
-        "preset": p.name,
-        "budget_s": p.budget_s,
-        "grace_s": p.grace_s,
-        "dataset": spec.dataset,
-        "train_py": spec.train_py,
-        "overrides": dict(spec.overrides),
-    }
+    return failure_summary(spec, error, num_steps=None, with_grace=True)

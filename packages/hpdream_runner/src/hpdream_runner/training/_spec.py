@@ -98,6 +98,27 @@ class RunSpec:
             raise SpecError(f"{path}: malformed run spec: {exc}") from exc
 
 
+def failure_summary(
+    spec: RunSpec, error: str, *, num_steps: int | None, with_grace: bool = False
+) -> dict[str, Any]:
+    """The summary of a run that ended without the harness writing one: why, and what ran."""
+    p = spec.preset
+    summary: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "ok": False,
+        "error": error,
+        "val_bpb": None,
+        "training_seconds": None,
+        "num_steps": num_steps,
+        "preset": p.name,
+        "budget_s": p.budget_s,
+    }
+    if with_grace:
+        summary["grace_s"] = p.grace_s
+    summary.update(dataset=spec.dataset, train_py=spec.train_py, overrides=dict(spec.overrides))
+    return summary
+
+
 def write_json(path: Path, data: Mapping[str, Any]) -> None:
     """Write JSON atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
