@@ -98,7 +98,7 @@ class _Shape:
         tokens: tuple[Token, ...],
         variable: tuple[int, ...],
         calls: tuple[tuple[int, bool], ...],
-        kinds: tuple[tuple[object, int] | None, ...],
+        results: tuple[tuple[Value, int] | None, ...],
         changes: tuple[tuple[str, int | None, Value, int | None, Value], ...],
         alone: bool,
     ) -> None:
@@ -107,18 +107,15 @@ class _Shape:
         self.tokens = tokens  # the analysed tokens of the first description
         self.variable = variable  # indices of the tokens whose digits vary
         self.calls = calls  # the scan's value look-ups (token index, loose)
-        self.kinds = kinds  # and what each gave
+        self.kinds = tuple(_kind(r) for r in results)  # and what each gave
         # for a look-up that parsed one number token: its span in the text
         self.spans = tuple(
             (tokens[i].start, tokens[i].end)
             if i < len(tokens)
             and tokens[i].kind == NUM
-            and kind is not None
-            and kind[1] == i + 1
-            and parse_value(tokens[i].text) is not None
-            and _value_at(tokens, i, loose=loose) == (parse_value(tokens[i].text), i + 1)
+            and result == (parse_value(tokens[i].text), i + 1)
             else None
-            for (i, loose), kind in zip(calls, kinds, strict=True)
+            for (i, _), result in zip(calls, results, strict=True)
         )
         # (name, old look-up or None, old constant, new look-up or None, new constant)
         self.changes = changes
@@ -204,7 +201,7 @@ def _learn(text: str) -> tuple[_Shape | None, tuple[ParamChange, ...]]:
             tokens,
             tuple(sorted(variable)),
             tuple(calls),
-            tuple(_kind(r) for r in results),
+            tuple(results),
             tuple(changes),
             alone=_has_change_part(analysis),
         ),
