@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 import numpy as np
 import polars as pl
@@ -27,7 +27,7 @@ from hpdream_analysis._trajectory import annotate, dry_streaks
 
 #: What "performance" is in H1, H2 and H6 (see :func:`hypotheses`).
 Outcome = Literal["best_val_bpb", "relative_gain"]
-OUTCOMES: Final = ("best_val_bpb", "relative_gain")
+OUTCOMES: Final = get_args(Outcome)
 
 #: What each hypothesis claims.
 CLAIMS: Final[Mapping[str, str]] = {
